@@ -1,0 +1,46 @@
+# Two commands set everything up on a machine with Python 3.11 and pip:
+#   make lab    the course in JupyterLab (student copy in student/)
+#   make test   the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+LANG_EDITION ?= en
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test student lint bench sync lock clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+student: $(STAMP)
+	$(PY) -m autograde student-copy student
+
+lab: student
+	$(VENV)/bin/jupyter lab --notebook-dir=student --port=$(LAB_PORT) $(ROOT_FLAG) \
+		--ServerApp.default_url=/lab/tree/01_network/01_network.ipynb $(LAB_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) -m autograde.bench
+
+sync: $(STAMP)
+	$(PY) -m autograde sync
+
+# Re-pin every transitive dependency after changing requirements*.txt.
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//' > constraints.txt
+
+clean:
+	rm -rf student course .pytest_cache

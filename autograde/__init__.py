@@ -1,0 +1,1 @@
+"""Instructor tooling for the course, built on nbgrader, and the checks the notebooks run."""

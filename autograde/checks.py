@@ -1,0 +1,177 @@
+"""Learner-facing checks: every failure names the exercise, what was expected, what came back
+and one hint, in the learner's language.
+
+A test cell reads like this::
+
+    check = Checker("mse_loss")
+    check.close(check.call(mse_loss, a, b), torch.tensor(2.0), hint="average")
+    check.done()
+
+``hint`` is a key into ``autograde.messages.HINTS`` (or plain text). Learner code always runs
+through ``Checker.call``, which turns an exception into a friendly message and keeps
+warnings off stderr: nbgrader scores a graded cell with any stderr output as zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from autograde import messages
+
+
+class CheckFailed(AssertionError):
+    """A check failed; the message is written for the learner."""
+
+    def __init__(self, exercise: str, text: str):
+        super().__init__(text)
+        self.exercise = exercise
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def short(value: Any, limit: int = 300) -> str:
+    """A short, readable rendering of a value for a message."""
+    if isinstance(value, torch.Tensor):
+        text = f"tensor of shape {tuple(value.shape)}" if value.numel() > 12 else repr(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextlib.contextmanager
+def quiet():
+    """Run learner code with warnings and stderr captured; yield the list of warning texts."""
+    caught: list[str] = []
+    buffer = io.StringIO()
+    with warnings.catch_warnings(record=True) as records, contextlib.redirect_stderr(buffer):
+        warnings.simplefilter("always")
+        try:
+            yield caught
+        finally:
+            caught.extend(f"{r.category.__name__}: {r.message}" for r in records)
+            if buffer.getvalue().strip():
+                caught.append(buffer.getvalue().strip())
+
+
+class Checker:
+    """Checks for one exercise, counting what passed and failing with a learner message."""
+
+    def __init__(self, exercise: str, lang: str | None = None):
+        self.exercise = exercise
+        self.lang = lang or messages.language()
+        self.passed = 0
+        self.warned: list[str] = []
+
+    # -- building messages ------------------------------------------------------------
+    def fail(self, what: str, expected: Any, got: Any, hint: str | None = None) -> None:
+        """Raise a CheckFailed that says what was checked, expected and got, with a hint."""
+        text = messages.failure(
+            self.lang,
+            exercise=self.exercise,
+            what=what,
+            expected=expected if isinstance(expected, str) else short(expected),
+            got=got if isinstance(got, str) else short(got),
+            hint=messages.hint(self.lang, self.exercise, hint),
+        )
+        raise CheckFailed(self.exercise, text) from None
+
+    def ok(self) -> None:
+        self.passed += 1
+
+    # -- running learner code ---------------------------------------------------------
+    def call(self, fn: Callable[..., Any], *args: Any, what: str | None = None, **kwargs: Any) -> Any:
+        """Call learner code; an exception becomes a message that explains it."""
+        what = what or messages.text(self.lang, "calling", name=getattr(fn, "__name__", repr(fn)))
+        try:
+            with quiet() as caught:
+                result = fn(*args, **kwargs)
+        except CheckFailed:
+            raise
+        except NotImplementedError:
+            self.fail(what, messages.text(self.lang, "a_result"), "NotImplementedError", "not_implemented")
+        except Exception as error:  # noqa: BLE001 - any learner error becomes feedback
+            self.fail(what, messages.text(self.lang, "a_result"), f"{type(error).__name__}: {error}", "raised")
+        self.warned.extend(w for w in caught if w not in self.warned)
+        return result
+
+    # -- comparisons --------------------------------------------------------------------
+    def equal(self, got: Any, expected: Any, what: str = "", hint: str | None = None) -> None:
+        """Check got == expected (plain Python values, shapes, names)."""
+        try:
+            same = bool(got == expected)
+        except Exception:  # noqa: BLE001 - an uncomparable value is simply wrong
+            same = False
+        if not same:
+            self.fail(what, expected, got, hint)
+        self.ok()
+
+    def close(
+        self,
+        got: Any,
+        expected: torch.Tensor | float,
+        what: str = "",
+        hint: str | None = None,
+        rtol: float = 1e-5,
+        atol: float = 1e-6,
+    ) -> None:
+        """Check a tensor or number against the expected value, within float tolerance."""
+        expected_t = torch.as_tensor(expected)
+        try:
+            got_t = torch.as_tensor(got, dtype=expected_t.dtype) if not isinstance(got, torch.Tensor) else got
+        except Exception:  # noqa: BLE001
+            self.fail(what, expected, got, hint)
+        if got_t.shape != expected_t.shape:
+            self.fail(
+                what,
+                messages.text(self.lang, "shape", shape=tuple(expected_t.shape)),
+                messages.text(self.lang, "shape", shape=tuple(got_t.shape)),
+                hint,
+            )
+        got_d = got_t.detach().to(torch.float64)
+        exp_d = expected_t.detach().to(torch.float64)
+        if not bool(torch.isfinite(got_d).all()) and bool(torch.isfinite(exp_d).all()):
+            self.fail(what, expected, got, hint or "not_finite")
+        if not bool(((got_d - exp_d).abs() <= atol + rtol * exp_d.abs()).all()):
+            self.fail(what, expected, got, hint)
+        self.ok()
+
+    def raises(
+        self, error: type[BaseException], fn: Callable[..., Any], *args: Any, what: str = "", hint: str | None = None
+    ) -> None:
+        """Check that calling fn(*args) raises ``error``."""
+        try:
+            with quiet():
+                result = fn(*args)
+        except error:
+            self.ok()
+            return
+        except NotImplementedError:
+            self.fail(what, error.__name__, "NotImplementedError", "not_implemented")
+        except Exception as other:  # noqa: BLE001
+            self.fail(what, error.__name__, f"{type(other).__name__}: {other}", hint)
+        self.fail(what, error.__name__, messages.text(self.lang, "returned", value=short(result)), hint)
+
+    def true(self, condition: bool, what: str, expected: str, got: Any, hint: str | None = None) -> None:
+        """Check a condition that has no single expected value."""
+        if not condition:
+            self.fail(what, expected, got, hint)
+        self.ok()
+
+    def done(self, key: str = "passed") -> None:
+        """Print the success line (and any warning the learner's code raised, as a note)."""
+        print(messages.text(self.lang, key, exercise=self.exercise, n=self.passed))
+        for warning in self.warned:
+            print(messages.text(self.lang, "warning_note", warning=warning))
+
+
+def isclose(a: float, b: float) -> bool:
+    """Float comparison used by the hidden tests for plain numbers."""
+    return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6)

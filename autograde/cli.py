@@ -1,0 +1,98 @@
+"""``python -m autograde``: the course's command-line tool for instructors and maintainers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograde import course
+from autograde.workspace import DEFAULT_ROOT, Workspace
+
+DESCRIPTION = """\
+Run the PyTorch course: generate the student copy, collect and grade submissions, return
+feedback and export grades. Everything lives in one course folder (default: course/ at the
+repository root) with an SQLite gradebook unless --db names another database.
+"""
+
+
+def workspace(args: argparse.Namespace) -> Workspace:
+    return Workspace(root=args.course_dir, db_url=args.db)
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograde.workspace import release
+
+    written = release(workspace(args), args.assignments or None)
+    for path in written:
+        print(f"released {path}")
+    print(f"{len(written)} notebooks released into {workspace(args).path('release')}")
+    return 0
+
+
+def cmd_student_copy(args: argparse.Namespace) -> int:
+    from autograde.workspace import student_copy
+
+    written, kept = student_copy(args.dest)
+    for path in written:
+        print(f"new   {path}")
+    for path in kept:
+        print(f"kept  {path} (already there; your work is never overwritten)")
+    print(f"student copy in {args.dest}: {len(written)} new, {len(kept)} kept")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from autograde.authoring import sync
+
+    for nb in course.notebooks():
+        changed = sync(nb.path, run=not args.no_run)
+        print(f"{nb.path.relative_to(course.REPO)}: {changed} solution cell(s) updated")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograde", description=DESCRIPTION)
+    parser.add_argument("--course-dir", type=Path, default=DEFAULT_ROOT,
+                        help="the course folder (release, submitted, autograded, feedback, gradebook); "
+                        "default: %(default)s")
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help="gradebook database URL, e.g. postgresql://user@host/course "
+                        "(default: sqlite in the course folder)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("release", help="generate the student copy of every assignment (or the ones named)",
+                       description="Generate the student copy (solutions and hidden tests removed) of every "
+                       "assignment, or of the ones named, into COURSE_DIR/release/.")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help=f"assignment ids (default: all of {', '.join(course.assignments())})")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("student-copy", help="put a student copy of the course in a folder, keeping existing work",
+                       description="Copy the student version of every notebook into DEST; a notebook that is "
+                       "already there is left untouched, so re-running never loses a learner's work.")
+    p.add_argument("dest", type=Path, nargs="?", default=course.REPO / "student", help="default: %(default)s")
+    p.set_defaults(func=cmd_student_copy)
+
+    p = sub.add_parser("sync", help="maintainers: copy solutions/ into the notebooks and re-run them",
+                       description="Copy every reference in solutions/ into its notebook's solution cell, "
+                       "re-execute each source notebook to refresh its outputs, and strip stray metadata.")
+    p.add_argument("--no-run", action="store_true", help="only copy the solutions; keep the outputs")
+    p.set_defaults(func=cmd_sync)
+
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+# Further subcommands register themselves here: each is a function taking the subparsers object.
+COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"autograde {args.command}: error: {error}", file=sys.stderr)
+        return 2

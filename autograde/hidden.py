@@ -1,0 +1,253 @@
+"""Hidden tests: compare a learner's exercise with the reference in ``solutions`` on seeded
+random inputs and edge cases.
+
+A source notebook's test cell ends with ``hidden.check("mse_loss", mse_loss)`` between
+``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``; the student copy never shows it.
+The checks look at behaviour only, so a correct solution in any style passes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autograde.checks import Checker
+from solutions import backprop, losses, network, shapes, update
+
+CASES: dict[str, Callable[[Checker, Any], None]] = {}
+
+
+def case(fn: Callable[[Checker, Any], None]) -> Callable[[Checker, Any], None]:
+    """Register the hidden cases of the exercise named like the function."""
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def check(exercise: str, learner: Any) -> None:
+    """Run the hidden cases of ``exercise`` against the learner's object."""
+    checker = Checker(exercise)
+    torch.manual_seed(20240917)
+    CASES[exercise](checker, learner)
+    checker.done("hidden_passed")
+
+
+# -- helpers ---------------------------------------------------------------------------
+def _same_architecture(check: Checker, learner_cls: type, reference_cls: type, size: int) -> None:
+    """A learner network must have the reference's parameters and compute the same function."""
+    net = check.call(learner_cls, what=f"{learner_cls.__name__}()")
+    ref = reference_cls()
+    check.equal(network.parameter_shapes(net), network.parameter_shapes(ref), "parameter names and shapes")
+    check.call(net.load_state_dict, ref.state_dict(), what="load_state_dict(reference weights)")
+    for batch in (1, 3):
+        x = torch.randn(batch, 1, size, size)
+        check.close(check.call(net, x), ref(x), f"output for a random input of shape {tuple(x.shape)}")
+
+
+def _loss_cases(check: Checker, learner: Callable, builtin: Callable) -> None:
+    for shape in [(4,), (3, 5), (2, 3, 4), (1, 10)]:
+        output = torch.randn(shape, requires_grad=True)
+        target = torch.randn(shape)
+        got = check.call(learner, output, target)
+        check.close(got, builtin(output, target), f"loss for random tensors of shape {shape}")
+        check.true(getattr(got, "requires_grad", False), "backpropagating through the loss",
+                   "a tensor that autograd can backpropagate through", got)
+        grad = torch.autograd.grad(got, output)[0]
+        check.close(grad, torch.autograd.grad(builtin(output, target), output)[0], "its gradient")
+    big = 1000 * torch.randn(6, 3)
+    check.close(check.call(learner, big, torch.zeros(6, 3)), builtin(big, torch.zeros(6, 3)), "large values")
+    for a, b in [((2, 3), (3,)), ((1, 10), (10,)), ((4, 1), (4,))]:
+        check.raises(ValueError, learner, torch.zeros(a), torch.zeros(b), what=f"shapes {a} and {b}")
+
+
+def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+# -- notebook 1 --------------------------------------------------------------------------
+@case
+def num_flat_features(check: Checker, learner: Callable) -> None:
+    for shape in [(1, 16, 6, 6), (4, 16, 6, 6), (7, 576), (2, 3, 4, 5), (5, 1, 28, 28), (3, 2, 1, 4, 5)]:
+        x = torch.zeros(shape)
+        got = check.call(learner, x)
+        check.equal(got, network.num_flat_features(x), f"num_flat_features of a tensor of shape {shape}")
+
+
+@case
+def Net(check: Checker, learner: type) -> None:  # noqa: N802 - the exercise is a class
+    _same_architecture(check, learner, network.Net, 32)
+
+
+@case
+def count_parameters(check: Checker, learner: Callable) -> None:
+    frozen = nn.Sequential(nn.Linear(5, 3), nn.ReLU(), nn.Linear(3, 2))
+    frozen[0].weight.requires_grad_(False)
+    for module in (network.Net(), nn.Linear(7, 2), nn.Conv2d(3, 8, 5), frozen, nn.ReLU()):
+        got = check.call(learner, module)
+        check.equal(got, network.count_parameters(module), f"count_parameters({type(module).__name__})")
+
+
+@case
+def parameter_shapes(check: Checker, learner: Callable) -> None:
+    for module in (network.Net(), nn.Sequential(nn.Conv2d(3, 4, 2), nn.Flatten(), nn.Linear(4, 1)), nn.ReLU()):
+        got = check.call(learner, module)
+        as_tuples = {k: tuple(v) for k, v in got.items()} if isinstance(got, dict) else got
+        check.equal(as_tuples, network.parameter_shapes(module), f"parameter_shapes({type(module).__name__})")
+
+
+# -- notebook 2 --------------------------------------------------------------------------
+@case
+def mse_loss(check: Checker, learner: Callable) -> None:
+    _loss_cases(check, learner, F.mse_loss)
+
+
+@case
+def l1_loss(check: Checker, learner: Callable) -> None:
+    _loss_cases(check, learner, F.l1_loss)
+
+
+@case
+def cross_entropy(check: Checker, learner: Callable) -> None:
+    for n, c in [(1, 10), (4, 3), (16, 10), (5, 2)]:
+        logits = torch.randn(n, c, requires_grad=True)
+        labels = torch.randint(0, c, (n,))
+        got = check.call(learner, logits, labels)
+        check.close(got, F.cross_entropy(logits, labels), f"random logits [{n}, {c}]")
+        grad = torch.autograd.grad(got, logits)[0]
+        check.close(grad, torch.autograd.grad(F.cross_entropy(logits, labels), logits)[0], "its gradient")
+    for scale in (1000.0, -1000.0):
+        logits = scale * torch.randn(8, 5)
+        labels = torch.randint(0, 5, (8,))
+        check.close(check.call(learner, logits, labels), F.cross_entropy(logits, labels),
+                    f"logits of magnitude {abs(scale):g}", hint="not_finite")
+    check.raises(ValueError, learner, torch.zeros(4, 3), torch.zeros(5, dtype=torch.long), what="4 logits, 5 labels")
+    check.raises(ValueError, learner, torch.zeros(4, 3), torch.zeros(4, 3, dtype=torch.long),
+                 what="labels of shape (4, 3)")
+
+
+# -- notebook 3 --------------------------------------------------------------------------
+@case
+def grad_fn_chain(check: Checker, learner: Callable) -> None:
+    net = network.Net()
+    loss = nn.MSELoss()(net(torch.randn(1, 1, 32, 32)), torch.randn(1, 10))
+    w = torch.randn(3, requires_grad=True)
+    other = ((w * 2).sin() + 1).sum()
+    for tensor, label in [(loss, "the seed's loss"), (other, "((w * 2).sin() + 1).sum()")]:
+        for depth in (1, 3, 6, 50):
+            got = check.call(learner, tensor, depth)
+            check.equal(list(got) if isinstance(got, tuple) else got, backprop.grad_fn_chain(tensor, depth),
+                        f"grad_fn_chain({label}, {depth})")
+    check.equal(check.call(learner, w, 3), [], "a leaf tensor (no grad_fn)")
+
+
+@case
+def linear_mse_grads(check: Checker, learner: Callable) -> None:
+    for n, i, o in [(1, 3, 1), (4, 5, 2), (8, 16, 10)]:
+        x, w, b, y = torch.randn(n, i), torch.randn(o, i), torch.randn(o), torch.randn(n, o)
+        got = check.call(learner, x.clone(), w.clone(), b.clone(), y.clone())
+        expected = backprop.linear_mse_grads(x, w, b, y)
+        check.true(isinstance(got, (tuple, list)) and len(got) == 2, "the return value",
+                   "a pair (grad_w, grad_b)", got)
+        check.close(got[0], expected[0], f"grad_w for x [{n}, {i}], w [{o}, {i}]")
+        check.close(got[1], expected[1], f"grad_b for x [{n}, {i}], w [{o}, {i}]")
+
+
+@case
+def fresh_gradients(check: Checker, learner: Callable) -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x, y = torch.randn(5, 4), torch.randn(5, 2)
+    expected = backprop.fresh_gradients(copy.deepcopy(model), x, y, nn.MSELoss())
+    for attempt in ("first call", "second call on the same model"):
+        got = check.call(learner, model, x, y, nn.MSELoss())
+        check.equal(sorted(got), sorted(expected), f"{attempt}: parameter names")
+        for name in expected:
+            check.close(got[name], expected[name], f"{attempt}: gradient of {name}", hint="accumulate")
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 5.0)
+    got = check.call(learner, model, x, y, nn.MSELoss())
+    for name in expected:
+        check.close(got[name], expected[name], f"model holding old gradients: {name}", hint="accumulate")
+
+
+# -- notebook 4 --------------------------------------------------------------------------
+@case
+def sgd_step(check: Checker, learner: Callable) -> None:
+    for lr in (0.1, 0.01):
+        model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+        model[2].bias.requires_grad_(False)  # a parameter with no gradient stays put
+        ref = copy.deepcopy(model)
+        x, y = torch.randn(6, 4), torch.randn(6, 1)
+        for m in (model, ref):
+            nn.MSELoss()(m(x), y).backward()
+        torch.optim.SGD([p for p in ref.parameters() if p.requires_grad], lr=lr).step()
+        before = [p.data_ptr() for p in model.parameters()]
+        check.call(learner, model.parameters(), lr)
+        for (name, p), r in zip(model.named_parameters(), ref.parameters()):
+            check.close(p, r, f"{name} after one step with lr={lr}")
+            check.true(p.grad_fn is None and p.is_leaf, f"{name} after the step",
+                       "still a leaf parameter (update under torch.no_grad())", f"grad_fn={p.grad_fn}",
+                       hint="no_grad")
+        check.equal([p.data_ptr() for p in model.parameters()], before, "the same tensors, updated in place",
+                    hint="in_place")
+
+
+@case
+def train_steps(check: Checker, learner: Callable) -> None:
+    for steps, stale in [(1, False), (5, False), (4, True)]:
+        net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+        if stale:
+            for p in net.parameters():
+                p.grad = torch.ones_like(p)
+        ref = copy.deepcopy(net)
+        x, y = torch.randn(10, 3), torch.randn(10, 2)
+        got = check.call(learner, net, x, y, nn.MSELoss(), torch.optim.SGD(net.parameters(), lr=0.05), steps)
+        expected = update.train_steps(ref, x, y, nn.MSELoss(), torch.optim.SGD(ref.parameters(), lr=0.05), steps)
+        label = f"{steps} steps" + (" on a model holding old gradients" if stale else "")
+        check.true(isinstance(got, list) and all(isinstance(v, float) for v in got), f"{label}: the return value",
+                   "a list of Python floats (loss.item())", got, hint="floats")
+        check.close(torch.tensor(got), torch.tensor(expected), f"{label}: the losses", hint="zero_grad")
+        for (name, p), r in zip(net.named_parameters(), ref.parameters()):
+            check.close(p, r, f"{label}: {name} afterwards", hint="zero_grad")
+
+
+# -- notebook 5 --------------------------------------------------------------------------
+@case
+def conv2d_output_size(check: Checker, learner: Callable) -> None:
+    for n, k, s, p, d in [(32, 3, 1, 0, 1), (15, 3, 1, 0, 1), (28, 5, 1, 2, 1), (7, 3, 2, 1, 1),
+                          (10, 3, 3, 0, 1), (9, 3, 1, 0, 2), (224, 7, 2, 3, 1), (5, 5, 1, 0, 1)]:
+        got = check.call(learner, n, k, stride=s, padding=p, dilation=d)
+        check.equal(got, shapes.conv2d_output_size(n, k, s, p, d), f"n={n}, kernel={k}, stride={s}, "
+                    f"padding={p}, dilation={d}", hint="floor")
+    check.equal(check.call(learner, 32, 3), 30, "defaults: n=32, kernel=3")
+
+
+@case
+def pool2d_output_size(check: Checker, learner: Callable) -> None:
+    for n, k, s, p, ceil in [(30, 2, None, 0, False), (13, 2, None, 0, False), (13, 2, None, 0, True),
+                             (7, 3, 2, 1, True), (5, 2, 2, 1, True), (6, 3, 3, 1, True), (15, 3, 2, 0, False),
+                             (1, 2, None, 1, True), (12, 4, 1, 2, False)]:
+        got = check.call(learner, n, k, stride=s, padding=p, ceil_mode=ceil)
+        check.equal(got, shapes.pool2d_output_size(n, k, s, p, ceil), f"n={n}, kernel={k}, stride={s}, "
+                    f"padding={p}, ceil_mode={ceil}", hint="ceil")
+    check.equal(check.call(learner, 13, 2), 6, "defaults: n=13, kernel=2")
+
+
+@case
+def trace_shapes(check: Checker, learner: Callable) -> None:
+    seq = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 5))
+    for model, shape in [(network.Net(), (1, 1, 32, 32)), (network.Net(), (4, 1, 32, 32)),
+                         (shapes.Net28(), (2, 1, 28, 28)), (seq, (2, 3, 8, 8))]:
+        got = check.call(learner, model, shape)
+        normalised = [(name, tuple(s)) for name, s in got] if isinstance(got, list) else got
+        check.equal(normalised, shapes.trace_shapes(model, shape), f"{type(model).__name__} on {shape}")
+        left = [name for name, m in model.named_modules() if m._forward_hooks]
+        check.equal(left, [], "hooks left on the model afterwards", hint="remove_hooks")
+
+
+@case
+def Net28(check: Checker, learner: type) -> None:  # noqa: N802 - the exercise is a class
+    _same_architecture(check, learner, shapes.Net28, 28)

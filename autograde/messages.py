@@ -1,0 +1,199 @@
+"""Every sentence a check shows a learner, in each language the course speaks.
+
+The code cells of both editions are identical, so a check cannot learn the language from its
+own source: it asks ``language()``, which reads ``COURSE_LANG`` (set by the grader from the
+notebook's metadata) or, inside JupyterLab, the notebook path in ``JPY_SESSION_NAME``.
+"""
+
+from __future__ import annotations
+
+import os
+
+LANGUAGES = ("en", "ko")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "failure": {
+        "en": "✗ {exercise}: {what}\n    expected: {expected}\n    got:      {got}\n    hint:     {hint}",
+        "ko": "✗ {exercise}: {what}\n    기대한 값: {expected}\n    받은 값:   {got}\n    힌트:      {hint}",
+    },
+    "passed": {
+        "en": "✓ {exercise}: all {n} checks passed.",
+        "ko": "✓ {exercise}: 검사 {n}개를 모두 통과했습니다.",
+    },
+    "hidden_passed": {
+        "en": "✓ {exercise}: {n} more checks passed.",
+        "ko": "✓ {exercise}: 추가 검사 {n}개를 통과했습니다.",
+    },
+    "warning_note": {
+        "en": "  note: your code raised a warning (no points lost): {warning}",
+        "ko": "  참고: 코드에서 경고가 나왔습니다(감점 없음): {warning}",
+    },
+    "calling": {"en": "calling {name}(...)", "ko": "{name}(...) 호출"},
+    "a_result": {"en": "a result", "ko": "결과 값"},
+    "returned": {"en": "no error; it returned {value}", "ko": "오류 없이 {value}을(를) 반환함"},
+    "shape": {"en": "a tensor of shape {shape}", "ko": "shape이 {shape}인 Tensor"},
+}
+
+GENERIC_HINTS: dict[str, dict[str, str]] = {
+    "not_implemented": {
+        "en": "Replace `raise NotImplementedError()` in the exercise cell with your code, run that cell, "
+        "then run this one again.",
+        "ko": "연습 셀의 `raise NotImplementedError()`를 여러분의 코드로 바꾸고 그 셀을 실행한 뒤, "
+        "이 셀을 다시 실행하세요.",
+    },
+    "raised": {
+        "en": "Your code raised an error. Run your cell on the same input and read the traceback.",
+        "ko": "코드에서 오류가 났습니다. 같은 입력으로 셀을 실행해 보고 traceback을 읽어 보세요.",
+    },
+    "not_finite": {
+        "en": "The result holds inf or nan. Large inputs overflow exp(); subtract the largest value first "
+        "(torch.logsumexp does this).",
+        "ko": "결과에 inf나 nan이 있습니다. 큰 입력에서 exp()가 넘칩니다. 가장 큰 값을 먼저 빼세요"
+        "(torch.logsumexp가 그렇게 합니다).",
+    },
+    "compare_reference": {
+        "en": "Your result differs from the reference on this input; try it yourself in a scratch cell.",
+        "ko": "이 입력에서 결과가 참조 구현과 다릅니다. 빈 셀에서 직접 실행해 보세요.",
+    },
+}
+
+# Per-exercise hints: HINTS[exercise][key][lang]. Test cells name the key.
+def _h(en: str, ko: str) -> dict[str, str]:
+    return {"en": en, "ko": ko}
+
+
+HINTS: dict[str, dict[str, dict[str, str]]] = {
+    "num_flat_features": {
+        "product": _h("Multiply every size in x.shape except the first (x.shape[1:]).",
+                      "x.shape에서 첫 번째를 뺀 모든 크기(x.shape[1:])를 곱하세요."),
+        "batch": _h("Leave out dimension 0, the batch: the answer must not depend on the batch size.",
+                    "0번 차원(배치)은 빼세요. 답은 배치 크기와 무관해야 합니다."),
+    },
+    "Net": {
+        "fc1_in": _h("fc1 receives 16 maps of 6x6 per image: nn.Linear(16 * 6 * 6, 120).",
+                     "fc1에는 이미지마다 6x6 맵 16개가 들어옵니다: nn.Linear(16 * 6 * 6, 120)."),
+        "forward_shape": _h("forward must return [batch, 10]: flatten with torch.flatten(x, 1) and end with fc3, no ReLU.",
+                            "forward는 [batch, 10]을 반환해야 합니다. torch.flatten(x, 1)로 평탄화하고 "
+                            "ReLU 없이 fc3로 끝내세요."),
+    },
+    "parameter_shapes": {
+        "out_in": _h("Use module.named_parameters() and tuple(p.shape); weights are [out, in, ...].",
+                     "module.named_parameters()와 tuple(p.shape)를 쓰세요. 가중치는 [out, in, ...] 순서입니다."),
+        "named": _h("Include every parameter that named_parameters() yields, weights and biases.",
+                    "named_parameters()가 내놓는 모든 매개변수(가중치와 편향)를 넣으세요."),
+    },
+    "count_parameters": {
+        "numel": _h("Add up p.numel() over the parameters: values, not tensors.",
+                    "매개변수마다 p.numel()을 더하세요. Tensor 개수가 아니라 값의 개수입니다."),
+        "requires_grad": _h("Count only parameters with p.requires_grad: frozen ones are not learnable.",
+                            "p.requires_grad인 매개변수만 세세요. 고정된 것은 학습되지 않습니다."),
+    },
+    "mse_loss": {
+        "mean_all": _h("Square the differences, then take the mean over every element: ((output - target) ** 2).mean().",
+                       "차이를 제곱한 뒤 모든 원소에 대해 평균을 내세요: ((output - target) ** 2).mean()."),
+        "shape_check": _h("Compare output.shape with target.shape first and raise ValueError if they differ.",
+                          "먼저 output.shape와 target.shape를 비교하고, 다르면 ValueError를 일으키세요."),
+    },
+    "l1_loss": {
+        "abs": _h("Take the absolute differences, then the mean over every element: (output - target).abs().mean().",
+                  "차이의 절댓값을 구한 뒤 모든 원소에 대해 평균을 내세요: (output - target).abs().mean()."),
+        "shape_check": _h("Compare output.shape with target.shape first and raise ValueError if they differ.",
+                          "먼저 output.shape와 target.shape를 비교하고, 다르면 ValueError를 일으키세요."),
+    },
+    "cross_entropy": {
+        "log_softmax": _h("log p = logits - torch.logsumexp(logits, dim=1, keepdim=True); average -log p at each label.",
+                          "log p = logits - torch.logsumexp(logits, dim=1, keepdim=True). 각 정답 위치의 "
+                          "-log p를 평균 내세요."),
+        "shape_check": _h("logits must be [N, C] and labels [N]; raise ValueError otherwise.",
+                          "logits는 [N, C], labels는 [N]이어야 합니다. 아니면 ValueError를 일으키세요."),
+    },
+    "grad_fn_chain": {
+        "first_input": _h("Start at tensor.grad_fn; the next node is node.next_functions[0][0].",
+                          "tensor.grad_fn에서 시작하세요. 다음 노드는 node.next_functions[0][0]입니다."),
+        "depth": _h("Stop once the list holds depth names.", "이름이 depth개 모이면 멈추세요."),
+        "leaf": _h("A leaf tensor has grad_fn None: return an empty list.",
+                   "말단(leaf) Tensor는 grad_fn이 None입니다. 빈 리스트를 반환하세요."),
+    },
+    "linear_mse_grads": {
+        "pair": _h("Return a tuple (grad_w, grad_b).", "(grad_w, grad_b) 튜플을 반환하세요."),
+        "chain_rule": _h("delta = 2 * (x @ w.T + b - y) / number of elements; grad_w = delta.T @ x; grad_b = delta.sum(0).",
+                         "delta = 2 * (x @ w.T + b - y) / 원소 개수; grad_w = delta.T @ x; grad_b = delta.sum(0)."),
+    },
+    "fresh_gradients": {
+        "names": _h("Return a dict {name: p.grad.clone()} over model.named_parameters().",
+                    "model.named_parameters()로 {이름: p.grad.clone()} dict를 반환하세요."),
+        "accumulate": _h("backward() adds to .grad: call model.zero_grad() before it.",
+                         "backward()는 .grad에 더합니다. 그 전에 model.zero_grad()를 호출하세요."),
+    },
+    "sgd_step": {
+        "in_place": _h("Update each tensor in place, p -= lr * p.grad; p = p - ... only rebinds a name.",
+                       "각 Tensor를 제자리에서 바꾸세요: p -= lr * p.grad. p = p - ...는 이름만 다시 묶습니다."),
+        "no_grad": _h("Do the update inside `with torch.no_grad():` so autograd does not record it.",
+                      "autograd가 기록하지 않도록 `with torch.no_grad():` 안에서 갱신하세요."),
+    },
+    "train_steps": {
+        "floats": _h("Append loss.item() each step and return the list.",
+                     "단계마다 loss.item()을 리스트에 추가하고 그 리스트를 반환하세요."),
+        "zero_grad": _h("Each step: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step().",
+                        "단계마다: optimizer.zero_grad(), 순전파, 손실, loss.backward(), optimizer.step()."),
+    },
+    "conv2d_output_size": {
+        "floor": _h("(n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1",
+                    "(n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1"),
+        "padding": _h("Padding adds `padding` on both sides: n + 2 * padding.",
+                      "패딩은 양쪽에 더해집니다: n + 2 * padding."),
+        "dilation": _h("A dilated kernel spans dilation * (kernel_size - 1) + 1 pixels.",
+                       "팽창(dilation)된 커널은 dilation * (kernel_size - 1) + 1 픽셀에 걸칩니다."),
+    },
+    "pool2d_output_size": {
+        "stride_default": _h("stride=None means stride = kernel_size.", "stride=None이면 stride = kernel_size입니다."),
+        "floor": _h("Without ceil_mode: (n + 2 * padding - kernel_size) // stride + 1.",
+                    "ceil_mode가 아니면: (n + 2 * padding - kernel_size) // stride + 1."),
+        "ceil": _h("With ceil_mode, round up; then drop a last window that starts at or past n + padding.",
+                   "ceil_mode면 올림하고, n + padding 이후에서 시작하는 마지막 창은 버리세요."),
+    },
+    "trace_shapes": {
+        "leaf_hooks": _h("Hook every module in named_modules() that has no children, and record tuple(output.shape).",
+                         "named_modules()에서 자식이 없는 모듈마다 hook을 걸고 tuple(output.shape)를 기록하세요."),
+        "remove_hooks": _h("Keep each handle from register_forward_hook and call handle.remove() in a finally block.",
+                           "register_forward_hook이 돌려준 handle을 모아 finally 블록에서 handle.remove()를 "
+                           "호출하세요."),
+    },
+    "Net28": {
+        "fc1_in": _h("A 28x28 input leaves 16 maps of 5x5: fc1 = nn.Linear(16 * 5 * 5, 120).",
+                     "28x28 입력은 5x5 맵 16개가 됩니다: fc1 = nn.Linear(16 * 5 * 5, 120)."),
+    },
+}
+
+
+def language() -> str:
+    """The learner's language: COURSE_LANG, else the notebook's file name, else English."""
+    lang = os.environ.get("COURSE_LANG", "").strip().lower()
+    if lang in LANGUAGES:
+        return lang
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session.endswith(".ko.ipynb") or "/ko/" in session:
+        return "ko"
+    return "en"
+
+
+def _pick(options: dict[str, str], lang: str) -> str:
+    return options.get(lang) or options["en"]
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    """A fixed sentence in ``lang``, filled with ``values``."""
+    return _pick(TEXTS[key], lang).format(**values)
+
+
+def hint(lang: str, exercise: str, key: str | None) -> str:
+    """The hint for ``key``: an exercise hint, a generic one, or ``key`` itself as plain text."""
+    if key is None:
+        key = "compare_reference"
+    options = HINTS.get(exercise, {}).get(key) or GENERIC_HINTS.get(key)
+    return _pick(options, lang) if options else key
+
+
+def failure(lang: str, **values: object) -> str:
+    """The full failure message."""
+    return text(lang, "failure", **values)

@@ -1,0 +1,116 @@
+"""The course workspace: one folder holding what nbgrader needs (release, submitted,
+autograded, feedback, the gradebook), with the source notebooks read from ``notebooks/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets.config import Config
+
+from autograde import course
+
+DEFAULT_ROOT = course.REPO / "course"
+CELL_TIMEOUT = 10  # seconds; nbgrader's default of 30 s is far more than any cell here needs
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+@dataclass
+class Workspace:
+    """Where a class lives on disk, and which gradebook it uses."""
+
+    root: Path = DEFAULT_ROOT
+    db_url: str | None = None
+    source: Path = field(default_factory=lambda: course.SOURCE)
+    cell_timeout: int = CELL_TIMEOUT
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
+        self.source = Path(self.source).resolve()
+
+    @property
+    def db(self) -> str:
+        return self.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def path(self, step: str, *parts: str) -> Path:
+        """A path inside one nbgrader step folder (release, submitted, autograded, feedback)."""
+        return self.root.joinpath(step, *parts)
+
+    def config(self) -> Config:
+        """The nbgrader configuration for this workspace."""
+        c = Config()
+        c.CourseDirectory.root = str(self.root)
+        c.CourseDirectory.source_directory = str(self.source)
+        c.CourseDirectory.db_url = self.db
+        c.CourseDirectory.course_id = "pytorch-nn-basics"
+        c.ClearSolutions.code_stub = {"python": STUB}
+        c.Execute.timeout = self.cell_timeout
+        c.Execute.interrupt_on_timeout = True
+        c.Validator.ignore_checksums = False
+        return c
+
+    def api(self):
+        """An ``NbGraderAPI`` bound to this workspace."""
+        from nbgrader.apps import NbGraderAPI
+
+        nbgrader_on_path()
+        self.root.mkdir(parents=True, exist_ok=True)
+        api = NbGraderAPI(config=self.config())
+        api.log.setLevel(logging.WARNING)
+        return api
+
+
+def nbgrader_on_path() -> None:
+    """nbgrader creates a new gradebook by running ``alembic``: make this environment's bin/ findable."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def release(ws: Workspace, assignments: list[str] | None = None) -> list[Path]:
+    """Generate the student copy of the named assignments (default: all) into ``release/``."""
+    api = ws.api()
+    names = assignments or list(course.assignments(ws.source))
+    unknown = sorted(set(names) - set(course.assignments(ws.source)))
+    if unknown:
+        raise ValueError(f"no such assignment: {', '.join(unknown)} (known: {', '.join(course.assignments(ws.source))})")
+    written = []
+    for name in names:
+        result = api.generate_assignment(name, force=True)
+        if not result.get("success"):
+            raise RuntimeError(f"nbgrader could not generate {name}:\n{result.get('error') or result.get('log')}")
+        written.extend(sorted(ws.path("release", name).glob("*.ipynb")))
+    return written
+
+
+@contextlib.contextmanager
+def scratch_workspace(source: Path | None = None) -> Iterator[Workspace]:
+    """A throw-away workspace (own gradebook) for work that must not touch the instructor's."""
+    with tempfile.TemporaryDirectory(prefix="course-") as tmp:
+        yield Workspace(root=Path(tmp), source=source or course.SOURCE)
+
+
+def student_copy(dest: Path, source: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """Put the student copy of every notebook under ``dest``; never overwrite a learner's file.
+
+    Returns (written, kept): the new files, and the existing ones left as they were.
+    """
+    written, kept = [], []
+    with scratch_workspace(source) as ws:
+        for nb in release(ws):
+            target = Path(dest) / nb.parent.name / nb.name
+            if target.exists():
+                kept.append(target)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(nb, target)
+            written.append(target)
+    return written, kept
