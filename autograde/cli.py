@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograde import course
+from autograde import collect, course, export, feedback, grading, status
 from autograde.workspace import DEFAULT_ROOT, Workspace
 
 DESCRIPTION = """\
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Further subcommands register themselves here: each is a function taking the subparsers object.
-COMMANDS: list = []
+COMMANDS: list = [collect.register, grading.register, feedback.register, export.register, status.register]
 
 
 def main(argv: list[str] | None = None) -> int:
