@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-LANG_EDITION ?= en
+STUDENT_DIR ?= student
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -20,10 +20,10 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	touch $@
 
 student: $(STAMP)
-	$(PY) -m autograde student-copy student
+	$(PY) -m autograde student-copy $(STUDENT_DIR)
 
 lab: student
-	$(VENV)/bin/jupyter lab --notebook-dir=student --port=$(LAB_PORT) $(ROOT_FLAG) \
+	$(VENV)/bin/jupyter lab --notebook-dir=$(STUDENT_DIR) --port=$(LAB_PORT) $(ROOT_FLAG) \
 		--ServerApp.default_url=/lab/tree/01_network/01_network.ipynb $(LAB_ARGS)
 
 test: $(STAMP)

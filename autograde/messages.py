@@ -8,6 +8,7 @@ notebook's metadata) or, inside JupyterLab, the notebook path in ``JPY_SESSION_N
 from __future__ import annotations
 
 import os
+from pathlib import PurePath
 
 LANGUAGES = ("en", "ko")
 
@@ -171,8 +172,8 @@ def language() -> str:
     lang = os.environ.get("COURSE_LANG", "").strip().lower()
     if lang in LANGUAGES:
         return lang
-    session = os.environ.get("JPY_SESSION_NAME", "")
-    if session.endswith(".ko.ipynb") or "/ko/" in session:
+    session = PurePath(os.environ.get("JPY_SESSION_NAME", ""))
+    if session.name.endswith(".ko.ipynb") or "ko" in session.parts[:-1]:
         return "ko"
     return "en"
 

@@ -1,0 +1,105 @@
+"""Does `make lab` serve JupyterLab over a student copy, and does Binder's post-build step
+set up a fresh environment the same way?"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from autograde.course import REPO
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 90) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.mark.slow
+def test_does_make_lab_serve_jupyterlab_over_the_student_copy(tmp_path):
+    port, token, student = free_port(), "course-test-token", tmp_path / "student"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    args = f"--no-browser --ip=127.0.0.1 --IdentityProvider.token={token}"
+    lab = subprocess.Popen(
+        ["make", "-s", "lab", f"STUDENT_DIR={student}", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/lab?token={token}") == 200
+        tree = f"http://127.0.0.1:{port}/api/contents/01_network?token={token}"
+        with urllib.request.urlopen(tree, timeout=10) as response:
+            names = [item["name"] for item in json.load(response)["content"]]
+        assert "01_network.ipynb" in names
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(timeout=30)
+    notebooks = sorted(student.glob("*/*.ipynb"))
+    assert len(notebooks) >= 5
+    for nb in notebooks:
+        text = nb.read_text()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text and "hidden.check" not in text
+
+
+def test_does_student_copy_keep_a_learners_existing_work(tmp_path):
+    from autograde.workspace import student_copy
+
+    mine = tmp_path / "01_network" / "01_network.ipynb"
+    mine.parent.mkdir(parents=True)
+    mine.write_text('{"my": "work"}')
+    written, kept = student_copy(tmp_path)
+    assert kept == [mine] and mine.read_text() == '{"my": "work"}'
+    assert len(written) >= 4
+
+
+@pytest.mark.slow
+def test_does_binder_postbuild_set_up_a_fresh_student_environment(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns(".venv", ".git", "course", "student", "__pycache__"))
+    home, config = tmp_path / "home", tmp_path / "home" / ".jupyter"
+    env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(config), "SKIP_PIP_INSTALL": "1",
+           "COURSE_JUPYTER_CONFIG": str(config), "JUPYTER_PREFER_ENV_PATH": "0",
+           "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COURSE_SOURCE": str(repo / "notebooks")}
+    home.mkdir()
+    done = subprocess.run(["bash", "binder/postBuild"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    released = sorted((repo / "student").glob("*/*.ipynb"))
+    assert len(released) >= 5 and all("BEGIN SOLUTION" not in p.read_text() for p in released)
+
+    page_config = json.loads((config / "labconfig" / "page_config.json").read_text())
+    disabled = page_config["disabledExtensions"]
+    for plugin in ("formgrader", "assignment-list", "course-list", "create-assignment"):
+        assert disabled.get(f"@jupyter/nbgrader:{plugin}") is True
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+
+    # The server's own view of which extensions are on, with every config folder merged.
+    probe = ("import json; from jupyter_core.paths import jupyter_config_path; "
+             "from jupyter_server.extension.config import ExtensionConfigManager as M; "
+             "print(json.dumps(M(read_config_path=jupyter_config_path()).get_jpserver_extensions()))")
+    listing = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    enabled = json.loads(listing.stdout)
+    for name in ("formgrader", "assignment_list", "course_list"):
+        assert enabled[f"nbgrader.server_extensions.{name}"] is False
+    assert enabled["nbgrader.server_extensions.validate_assignment"] is True
+    settings = json.loads((config / "jupyter_server_config.d" / "zz-course-student.json").read_text())
+    assert settings["ServerApp"]["default_url"].endswith("/01_network/01_network.ipynb")
