@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import tempfile
+import textwrap
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -266,12 +267,12 @@ examples:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "collect", help="copy submissions from a folder or a zip into the course",
-        description="Copy the students' notebooks from PATH (a folder or a .zip) into "
+        description=textwrap.fill("Copy the students' notebooks from PATH (a folder or a .zip) into "
         "COURSE_DIR/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb, ready for `autograde grade`. "
         "Everything is checked first: if any notebook cannot be placed (no student id, an unknown "
         "notebook, a corrupt file, two files for the same student and notebook) or the zip is unreadable, "
         "nothing is copied and each problem is listed. Collecting again replaces a student's earlier "
-        "notebook with the new one. Files that are not notebooks are listed as skipped.",
+        "notebook with the new one. Files that are not notebooks are listed as skipped.", 100),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", type=Path, metavar="PATH", help="a folder or a .zip of submitted notebooks")
     p.add_argument("--skip-bad", action="store_true",

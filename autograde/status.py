@@ -78,6 +78,5 @@ def register(subparsers) -> None:
         "status", help="show who handed in what and what is graded",
         description="Print a table with a row per student and a column per assignment. A cell is '-' "
         "(nothing collected), 'collected' (not graded yet), 'points/available' (graded), or ends in '*' "
-        "when a newer version was collected after grading (run `autograde grade` again).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "when a newer version was collected after grading (run `autograde grade` again).")
     p.set_defaults(func=cmd_status)

@@ -435,3 +435,24 @@ def test_does_every_command_explain_itself(command):
 def test_does_grade_say_what_to_do_when_nothing_is_collected(tmp_path):
     result = run("--course-dir", tmp_path / "empty", "grade")
     assert result.rc == 2 and "autograde collect" in result.err
+
+
+def test_does_feedback_hide_hidden_code_even_in_a_traceback():
+    from autograde.feedback import hide_hidden_tests
+
+    visible = 'check = Checker("mse_loss")\ncheck.done()'
+    hidden = "### BEGIN HIDDEN TESTS\nfrom autograde import hidden\nhidden.check('mse_loss', mse_loss)\n" \
+             "### END HIDDEN TESTS"
+    cell = nbformat.v4.new_code_cell(f"{visible}\n{hidden}", metadata={"nbgrader": {
+        "grade": True, "grade_id": "test_mse_loss", "points": 2, "solution": False, "locked": True}})
+    cell.outputs = [nbformat.v4.new_output(
+        "error", ename="CheckFailed", evalue="✗ mse_loss: loss for random tensors of shape (4,)",
+        traceback=["Cell In[5], line 3", "----> 3 hidden.check('mse_loss', mse_loss)", "CheckFailed: ..."])]
+    other = nbformat.v4.new_code_cell("1 / 0")
+    other.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                            traceback=["----> 1 1 / 0", "ZeroDivisionError: division by zero"])]
+    nb = nbformat.v4.new_notebook(cells=[cell, other])
+    nb, _ = hide_hidden_tests()().preprocess(nb, {})
+    assert nb.cells[0].source == visible
+    assert nb.cells[0].outputs[0].traceback == ["CheckFailed: ✗ mse_loss: loss for random tensors of shape (4,)"]
+    assert nb.cells[1].outputs[0].traceback == ["----> 1 1 / 0", "ZeroDivisionError: division by zero"]
