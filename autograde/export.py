@@ -35,7 +35,7 @@ def exercise_columns(source: Path | None = None) -> dict[str, list[str]]:
 
 def build_table(ws: Workspace, api=None) -> Table:
     """Read every student's scores from the gradebook."""
-    api = api or grading.make_api(ws)
+    api = api or ws.api()
     assignments = exercise_columns(ws.source)
     columns, max_scores = [], {}
     for a, cols in assignments.items():

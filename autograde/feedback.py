@@ -69,7 +69,7 @@ def generate(ws: Workspace, pairs: list[tuple[str, str]], show_hidden: bool = Fa
     """Write the feedback of each pair; return (HTML files written, errors)."""
     from tqdm import tqdm
 
-    api = grading.make_api(ws, feedback_config(show_hidden))
+    api = ws.api(feedback_config(show_hidden))
     written, errors = [], []
     with grading.quiet_nbgrader(), tqdm(pairs, desc="feedback", unit="submission", disable=not progress) as bar:
         for student, assignment in bar:

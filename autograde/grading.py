@@ -25,9 +25,6 @@ from pathlib import Path
 from autograde import course
 from autograde.workspace import Workspace
 
-# The kernel nbgrader starts logs a warning about TCP transport on stderr; keep the terminal quiet.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
-
 
 @dataclass
 class GradeResult:
@@ -57,25 +54,6 @@ class GradeResult:
 def exercise_name(grade_id: str) -> str:
     """The exercise a test cell grades: ``test_mse_loss`` -> ``mse_loss``."""
     return grade_id.removeprefix("test_")
-
-
-def make_api(ws: Workspace, extra=None):
-    """An ``NbGraderAPI`` for ``ws``, with ``extra`` (a traitlets Config) merged into its config."""
-    import logging
-
-    from nbgrader.apps import NbGraderAPI
-
-    from autograde.workspace import nbgrader_on_path
-
-    nbgrader_on_path()
-    ws.root.mkdir(parents=True, exist_ok=True)
-    config = ws.config()
-    config.Execute.extra_arguments = KERNEL_ARGUMENTS
-    if extra is not None:
-        config.merge(extra)
-    api = NbGraderAPI(config=config)
-    api.log.setLevel(logging.WARNING)
-    return api
 
 
 @contextlib.contextmanager
@@ -170,7 +148,7 @@ def grade_one(ws: Workspace, student: str, assignment: str, api=None) -> GradeRe
         return GradeResult(student, assignment, errors=[f"{assignment} is not an assignment of this course"])
     if not ws.path("submitted", student, assignment).is_dir():
         return GradeResult(student, assignment, errors=[f"nothing collected for {student}/{assignment}"])
-    api = api or make_api(ws)
+    api = api or ws.api()
     with quiet_nbgrader(), course_language(notebooks[0].lang):
         ensure_released(ws, api, assignment)
         outcome = api.autograde(assignment, student, force=True, create=True)
@@ -186,7 +164,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], progress: bool = True
     """Grade every (student, assignment) pair, with a progress bar on stderr."""
     from tqdm import tqdm
 
-    api = make_api(ws) if pairs else None
+    api = ws.api() if pairs else None
     results = []
     with tqdm(pairs, desc="grading", unit="submission", disable=not progress) as bar:
         for student, assignment in bar:

@@ -21,7 +21,7 @@ def table(ws: Workspace, api=None) -> tuple[list[str], dict[str, dict[str, str]]
     submitted, _ = grading.submissions(ws)
     graded: set[tuple[str, str]] = set()
     if ws.db_url or (ws.root / "gradebook.db").exists():
-        api = api or grading.make_api(ws)
+        api = api or ws.api()
         with grading.quiet_nbgrader(), api.gradebook as gb:
             graded = {(s.student.id, a.name) for a in gb.assignments for s in a.submissions}
     students = sorted({s for s, _ in submitted} | {s for s, _ in graded})

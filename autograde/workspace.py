@@ -54,16 +54,21 @@ class Workspace:
         c.ClearSolutions.code_stub = {"python": STUB}
         c.Execute.timeout = self.cell_timeout
         c.Execute.interrupt_on_timeout = True
+        # The kernel logs a warning about TCP transport on stderr; keep the terminal quiet.
+        c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
         c.Validator.ignore_checksums = False
         return c
 
-    def api(self):
-        """An ``NbGraderAPI`` bound to this workspace."""
+    def api(self, extra: Config | None = None):
+        """An ``NbGraderAPI`` bound to this workspace, with ``extra`` merged into its config."""
         from nbgrader.apps import NbGraderAPI
 
         nbgrader_on_path()
         self.root.mkdir(parents=True, exist_ok=True)
-        api = NbGraderAPI(config=self.config())
+        config = self.config()
+        if extra is not None:
+            config.merge(extra)
+        api = NbGraderAPI(config=config)
         api.log.setLevel(logging.WARNING)
         return api
 

@@ -119,9 +119,8 @@ def text_of(page: str) -> str:
 def grade_rows(course_dir: Path) -> int:
     from nbgrader.api import Grade
 
-    from autograde.grading import make_api
 
-    with make_api(Workspace(root=course_dir)).gradebook as gb:
+    with Workspace(root=course_dir).api().gradebook as gb:
         return gb.db.query(Grade).count()
 
 
