@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STUDENT_DIR ?= student
+EDITION ?= en
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -20,11 +21,11 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	touch $@
 
 student: $(STAMP)
-	$(PY) -m autograde student-copy $(STUDENT_DIR)
+	$(PY) -m autograde student-copy $(if $(filter ko,$(EDITION)),--edition ko $(STUDENT_DIR)/ko,$(STUDENT_DIR))
 
 lab: student
 	$(VENV)/bin/jupyter lab --notebook-dir=$(STUDENT_DIR) --port=$(LAB_PORT) $(ROOT_FLAG) \
-		--ServerApp.default_url=/lab/tree/01_network/01_network.ipynb $(LAB_ARGS)
+		--ServerApp.default_url=/lab/tree/$(if $(filter ko,$(EDITION)),ko/,)01_network/01_network.ipynb $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -31,9 +31,10 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_student_copy(args: argparse.Namespace) -> int:
+    from autograde.editions import EDITIONS
     from autograde.workspace import student_copy
 
-    written, kept = student_copy(args.dest)
+    written, kept = student_copy(args.dest, EDITIONS[args.edition])
     for path in written:
         print(f"new   {path}")
     for path in kept:
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Copy the student version of every notebook into DEST; a notebook that is "
                        "already there is left untouched, so re-running never loses a learner's work.")
     p.add_argument("dest", type=Path, nargs="?", default=course.REPO / "student", help="default: %(default)s")
+    p.add_argument("--edition", choices=["en", "ko"], default="en",
+                   help="which language edition to copy (put ko in a folder named ko, so checks speak Korean); "
+                   "default: %(default)s")
     p.set_defaults(func=cmd_student_copy)
 
     p = sub.add_parser("sync", help="maintainers: copy solutions/ into the notebooks and re-run them",
