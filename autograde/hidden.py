@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograde.checks import Checker
-from solutions import backprop, losses, network, shapes, update
+from solutions import backprop, digits, network, shapes, update
 
 CASES: dict[str, Callable[[Checker, Any], None]] = {}
 
@@ -252,3 +252,119 @@ def trace_shapes(check: Checker, learner: Callable) -> None:
 @case
 def Net28(check: Checker, learner: type) -> None:  # noqa: N802 - the exercise is a class
     _same_architecture(check, learner, shapes.Net28, 28)
+
+
+# -- notebook 6 --------------------------------------------------------------------------
+def _digit_arrays(n: int, top: int = 16) -> tuple[Any, Any]:
+    """n random 8x8 images with whole values 0..top (float64, as load_digits gives) and int64 labels."""
+    images = torch.randint(0, top + 1, (n, 8, 8)).to(torch.float64).numpy()
+    labels = torch.randint(0, 10, (n,)).numpy()
+    return images, labels
+
+
+def _loader(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.utils.data.DataLoader:
+    """Batches in a fixed order; the loader's own generator keeps the global RNG untouched."""
+    dataset = torch.utils.data.TensorDataset(x, y)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, generator=torch.Generator())
+
+
+class _Probe(nn.Module):
+    """A tiny classifier that records, at each forward pass, whether it was in training mode
+    and whether autograd was recording."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+        self.seen: list[tuple[bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.training, torch.is_grad_enabled()))
+        return self.fc(torch.flatten(x, 1))
+
+
+@case
+def make_digit_tensors(check: Checker, learner: Callable) -> None:
+    from sklearn.datasets import load_digits
+
+    real = load_digits()
+    # (what, images, labels, hint if the values differ); values below 16 catch dividing by the maximum
+    inputs = [("the first 20 digits of load_digits()", real.images[:20], real.target[:20], "interpolate")]
+    for n, top in [(1, 16), (7, 16), (12, 9)]:
+        inputs.append((f"{n} random images with values 0..{top}", *_digit_arrays(n, top),
+                       "interpolate" if top == 16 else "scale16"))
+    for label, images, labels, hint in inputs:
+        got = check.call(learner, images.copy(), labels.copy())
+        check.true(isinstance(got, (tuple, list)) and len(got) == 2, f"{label}: the return value",
+                   "a pair (x, y)", got, hint="pair")
+        x, y = got
+        expected_x, expected_y = digits.make_digit_tensors(images, labels)
+        check.true(isinstance(x, torch.Tensor) and x.dtype == torch.float32, f"{label}: x",
+                   "a float32 tensor", getattr(x, "dtype", x), hint="dtypes")
+        check.equal(tuple(x.shape), tuple(expected_x.shape), f"{label}: the shape of x", hint="shape")
+        check.close(x, expected_x, f"{label}: the values of x", hint=hint)
+        check.true(isinstance(y, torch.Tensor) and y.dtype == torch.int64, f"{label}: y",
+                   "an int64 (long) tensor", getattr(y, "dtype", y), hint="dtypes")
+        check.equal(y.tolist(), expected_y.tolist(), f"{label}: the labels y", hint="labels")
+
+
+@case
+def train_one_epoch(check: Checker, learner: Callable) -> None:
+    cpu = torch.device("cpu")
+    # (model, inputs, batch size, criterion, what is special)
+    settings = [
+        (network.Net, torch.rand(20, 1, 32, 32), 8, nn.CrossEntropyLoss(), "the seed's Net, batches of 8, 8 and 4"),
+        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), torch.rand(12, 1, 8, 8), 4,
+         nn.CrossEntropyLoss(label_smoothing=0.2), "CrossEntropyLoss(label_smoothing=0.2)"),
+        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10)),
+         torch.rand(24, 1, 8, 8), 6, nn.CrossEntropyLoss(), "a model with dropout, left in eval mode"),
+        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), torch.rand(10, 1, 8, 8), 5, nn.CrossEntropyLoss(),
+         "a model holding old gradients"),
+    ]
+    for build, x, batch_size, criterion, label in settings:
+        y = torch.randint(0, 10, (len(x),))
+        model = build()
+        if "eval mode" in label:
+            model.eval()
+        if "old gradients" in label:
+            for p in model.parameters():
+                p.grad = torch.ones_like(p)
+        ref = copy.deepcopy(model)
+        seed = int(torch.randint(0, 2**31, ()))
+        torch.manual_seed(seed)
+        got = check.call(learner, model, _loader(x, y, batch_size), criterion,
+                         torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), cpu)
+        torch.manual_seed(seed)
+        expected = digits.train_one_epoch(ref, _loader(x, y, batch_size), criterion,
+                                          torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9), cpu)
+        check.true(isinstance(got, float), f"{label}: the return value", "a Python float (use loss.item())",
+                   got, hint="float")
+        check.true(model.training, f"{label}: model.training afterwards", "True", model.training, hint="train_mode")
+        for (name, p), r in zip(model.named_parameters(), ref.parameters()):
+            check.close(p, r, f"{label}: {name} after the epoch", hint="step", rtol=1e-4, atol=1e-5)
+        check.close(got, expected, f"{label}: the mean loss of the epoch", hint="weighted")
+
+
+@case
+def evaluate(check: Checker, learner: Callable) -> None:
+    cpu = torch.device("cpu")
+    for n, batch_size, right in [(30, 8, 17), (9, 4, 9), (16, 16, 0), (25, 10, 4)]:
+        model = network.Net()
+        x = torch.rand(n, 1, 32, 32)
+        with torch.no_grad():
+            predicted = model(x).argmax(dim=1)
+        # The first `right` labels agree with the model's prediction, the others differ from it.
+        y = torch.cat([predicted[:right], (predicted[right:] + torch.randint(1, 10, (n - right,))) % 10])
+        got = check.call(learner, model, _loader(x, y, batch_size), cpu)
+        expected = digits.evaluate(model, _loader(x, y, batch_size), cpu)
+        check.true(isinstance(got, float), f"{n} samples: the return value", "a Python float", got, hint="float")
+        check.close(got, expected, f"{n} samples in batches of {batch_size}, {right} predicted right",
+                    hint="fraction" if isinstance(got, float) and got > 1 else "count")
+    probe = _Probe()
+    probe.train()
+    check.call(learner, probe, _loader(torch.rand(6, 1, 8, 8), torch.randint(0, 10, (6,)), 3), cpu)
+    check.true(bool(probe.seen) and not any(training for training, _ in probe.seen),
+               "the model's mode during evaluate", "eval mode in every forward pass (model.eval())",
+               f"training={[training for training, _ in probe.seen]}", hint="eval")
+    check.true(not any(grad for _, grad in probe.seen), "autograd during evaluate",
+               "off in every forward pass (torch.no_grad())", f"grad enabled={[grad for _, grad in probe.seen]}",
+               hint="no_grad")

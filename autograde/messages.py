@@ -164,6 +164,56 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
         "fc1_in": _h("A 28x28 input leaves 16 maps of 5x5: fc1 = nn.Linear(16 * 5 * 5, 120).",
                      "28x28 입력은 5x5 맵 16개가 됩니다: fc1 = nn.Linear(16 * 5 * 5, 120)."),
     },
+    "make_digit_tensors": {
+        "pair": _h("Return a tuple (x, y): the images tensor first, then the labels.",
+                   "(x, y) 튜플을 반환하세요. 이미지 Tensor가 먼저, 레이블이 다음입니다."),
+        "dtypes": _h("x must be float32 (torch.as_tensor(images, dtype=torch.float32)); y must be int64 "
+                     "(dtype=torch.long), the type CrossEntropyLoss expects for class labels.",
+                     "x는 float32(torch.as_tensor(images, dtype=torch.float32)), y는 int64(dtype=torch.long)"
+                     "여야 합니다. CrossEntropyLoss는 클래스 레이블로 int64를 받습니다."),
+        "shape": _h("x must be [N, 1, 32, 32]: reshape to [N, 1, 8, 8] first (F.interpolate resizes the last "
+                    "two dimensions), then resize to size=(32, 32).",
+                    "x는 [N, 1, 32, 32]여야 합니다. 먼저 [N, 1, 8, 8]로 바꾸고(F.interpolate는 마지막 두 차원을 "
+                    "바꿉니다) size=(32, 32)로 키우세요."),
+        "scale16": _h("Divide by 16, the largest value the digits can take, not by the largest value in this batch.",
+                      "이 배치의 최댓값이 아니라, 숫자 이미지가 가질 수 있는 최댓값 16으로 나누세요."),
+        "interpolate": _h("Divide by 16, then F.interpolate(x, size=(32, 32), mode=\"bilinear\", align_corners=False).",
+                          "16으로 나눈 뒤 F.interpolate(x, size=(32, 32), mode=\"bilinear\", align_corners=False)를 "
+                          "쓰세요."),
+        "labels": _h("y holds the labels unchanged, in the same order: torch.as_tensor(labels, dtype=torch.long).",
+                     "y에는 레이블을 같은 순서 그대로 담으세요: torch.as_tensor(labels, dtype=torch.long)."),
+    },
+    "train_one_epoch": {
+        "float": _h("Return a Python float: add up loss.item() values, not loss tensors.",
+                    "Python float를 반환하세요. loss Tensor가 아니라 loss.item() 값을 더하세요."),
+        "train_mode": _h("Call model.train() first: evaluate() leaves the model in eval mode, and layers such as "
+                         "dropout behave differently there.",
+                         "먼저 model.train()을 호출하세요. evaluate()가 모델을 eval 모드로 두고 가며, dropout 같은 "
+                         "층은 그 모드에서 다르게 동작합니다."),
+        "step": _h("For each batch: x, y = x.to(device), y.to(device); optimizer.zero_grad(); "
+                   "loss = criterion(model(x), y); loss.backward(); optimizer.step(). Use the criterion passed in.",
+                   "배치마다: x, y = x.to(device), y.to(device); optimizer.zero_grad(); "
+                   "loss = criterion(model(x), y); loss.backward(); optimizer.step(). 인자로 받은 criterion을 "
+                   "쓰세요."),
+        "weighted": _h("The mean per sample: add loss.item() * len(y) for each batch, then divide by the number "
+                       "of samples (the last batch may be smaller).",
+                       "샘플당 평균입니다. 배치마다 loss.item() * len(y)를 더한 뒤 전체 샘플 수로 나누세요"
+                       "(마지막 배치는 더 작을 수 있습니다)."),
+    },
+    "evaluate": {
+        "float": _h("Return a Python float: turn counts into ints with .item() before dividing.",
+                    "Python float를 반환하세요. 나누기 전에 .item()으로 개수를 int로 바꾸세요."),
+        "fraction": _h("Return a fraction between 0 and 1 (correct / total), not a percentage.",
+                       "백분율이 아니라 0과 1 사이의 비율(맞힌 수 / 전체 수)을 반환하세요."),
+        "count": _h("Count correct predictions, (model(x).argmax(dim=1) == y).sum(), over all batches, then divide "
+                    "by the total number of samples, not by the number of batches.",
+                    "모든 배치에서 맞힌 예측 (model(x).argmax(dim=1) == y).sum()을 센 뒤, 배치 수가 아니라 "
+                    "전체 샘플 수로 나누세요."),
+        "eval": _h("Call model.eval() before the loop, so layers such as dropout switch to inference behaviour.",
+                   "반복문 전에 model.eval()을 호출해 dropout 같은 층을 추론 동작으로 바꾸세요."),
+        "no_grad": _h("Run the loop inside `with torch.no_grad():`: no gradients are needed to evaluate.",
+                      "`with torch.no_grad():` 안에서 반복하세요. 평가에는 기울기가 필요 없습니다."),
+    },
 }
 
 
