@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(PY) -m autograde.bench
+	$(PY) -m autograde.bench_digits
 
 sync: $(STAMP)
 	$(PY) -m autograde sync
