@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from pgserver import postgres_server, postgres_url  # noqa: F401  (fixtures: a throw-away PostgreSQL)
 
 from autograde import course
 from autograde.workspace import Workspace, release
