@@ -1,0 +1,341 @@
+"""``python -m autograde.bench_grading``: how long does grading a class take?
+
+Builds N synthetic students (default 20) with a fixed mix of full, partial and blank submissions
+for every notebook of the course, and grades them twice, in one run on this machine:
+
+(a) the way an instructor would with plain nbgrader: a course folder with an ``nbgrader_config.py``
+    equal to the course tool's configuration, ``nbgrader generate_assignment`` for each assignment,
+    the submissions in ``submitted/``, then one ``nbgrader autograde ASSIGNMENT`` call per
+    assignment, one after the other;
+(b) with the course tool: ``python -m autograde --course-dir D grade --workers auto`` on its own copy.
+
+Both gradebooks are then read back: every student must have the same score for every exercise of
+every notebook (the differences are printed and the exit status is 1 otherwise). Printed for each:
+wall seconds, seconds per student and peak memory (the sum of the resident set sizes of the whole
+process tree, kernels included, sampled from /proc every 0.2 s; shared pages count once per
+process, so it overstates a little). The last line is the ratio of the two wall times.
+
+The mix: for student i and notebook j the submission is ``full`` (every solution cell filled with
+the reference from the source notebook), ``partial`` (the exercises cycle through the reference,
+the untouched stub and a wrong answer) or ``blank`` (the untouched student copy), following
+``MIX`` from position i + j.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograde import course
+from autograde.workspace import Workspace, nbgrader_on_path, release
+
+MIX = ("full", "partial", "blank", "full", "partial")  # 40% full, 40% partial, 20% blank
+PARTIAL = ("reference", "stub", "wrong")  # what a partial submission holds, exercise after exercise
+SAMPLE_EVERY = 0.2  # seconds between two memory samples
+PAGE = os.sysconf("SC_PAGE_SIZE")
+BIN = Path(sys.executable).parent  # this environment's bin/: nbgrader, jupyter, alembic
+
+
+# -- the class ---------------------------------------------------------------------------
+def kind_of(student: int, notebook: int) -> str:
+    """``full``, ``partial`` or ``blank``: what student ``student`` hands in for notebook ``notebook``."""
+    return MIX[(student + notebook) % len(MIX)]
+
+
+def student_ids(n: int) -> list[str]:
+    return [f"student{i + 1:03d}" for i in range(n)]
+
+
+def solution_cells(source: Path) -> dict[str, str]:
+    """grade_id -> the source notebook's solution cell (the reference answer)."""
+    nb = nbformat.read(source, as_version=4)
+    return {m["grade_id"]: c.source for c in nb.cells
+            if (m := course.nbgrader_meta(c)).get("solution") and not m.get("grade")}
+
+
+def wrong_answer(name: str, reference: str) -> str:
+    """A plausible wrong answer: the definition exists and runs, but gives the wrong result."""
+    if reference.lstrip().startswith("class "):
+        return (f"class {name}(nn.Module):\n    def __init__(self):\n        super().__init__()\n\n"
+                "    def forward(self, x):\n        return x.flatten(1)\n")
+    return f"def {name}(*args, **kwargs):\n    return 0\n"
+
+
+def build_submission(released: nbformat.NotebookNode, solutions: dict[str, str], kind: str,
+                     offset: int = 0) -> nbformat.NotebookNode:
+    """The release copy filled in as ``kind`` says; ``offset`` shifts which exercises a partial one gets right."""
+    nb = nbformat.from_dict(released)
+    if kind == "blank":
+        return nb
+    exercise = 0
+    for cell in nb.cells:
+        grade_id = course.nbgrader_meta(cell).get("grade_id")
+        if grade_id not in solutions or course.nbgrader_meta(cell).get("grade"):
+            continue
+        answer = "reference" if kind == "full" else PARTIAL[(offset + exercise) % len(PARTIAL)]
+        if answer == "reference":
+            cell.source = solutions[grade_id]
+        elif answer == "wrong":
+            cell.source = wrong_answer(grade_id, solutions[grade_id])
+        exercise += 1
+    return nb
+
+
+@dataclass
+class Class:
+    """The synthetic class: who handed in what."""
+
+    students: list[str]
+    notebooks: list[course.Notebook]
+    kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # (student, notebook) -> kind
+
+    def count(self, kind: str) -> int:
+        return sum(k == kind for k in self.kinds.values())
+
+
+def build_class(n: int, notebooks: list[course.Notebook], released: Path, *course_dirs: Path) -> Class:
+    """Write every student's submissions into ``submitted/`` of each course folder; ``released`` holds the copies."""
+    klass = Class(student_ids(n), notebooks)
+    for j, nb in enumerate(notebooks):
+        copy = nbformat.read(released / nb.assignment / nb.path.name, as_version=4)
+        solutions = solution_cells(nb.path)
+        for i, student in enumerate(klass.students):
+            kind = kind_of(i, j)
+            klass.kinds[(student, nb.name)] = kind
+            submission = build_submission(copy, solutions, kind, offset=i)
+            for root in course_dirs:
+                target = root / "submitted" / student / nb.assignment / nb.path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(submission, target)
+    return klass
+
+
+# -- the two graders ---------------------------------------------------------------------
+def nbgrader_config(ws: Workspace) -> str:
+    """``nbgrader_config.py`` text with the same settings as the course tool's configuration."""
+    lines = ["c = get_config()  # noqa", ""]
+    for section, values in ws.config().items():
+        for key, value in values.items():
+            lines.append(f"c.{section}.{key} = {value!r}")
+    return "\n".join(lines) + "\n"
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra)
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def tree_rss(root: int) -> int:
+    """Bytes resident in memory for ``root`` and all its descendants, read from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/statm") as f:
+                resident = int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = resident * PAGE
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+@dataclass
+class Measured:
+    seconds: float = 0.0
+    peak: int = 0  # bytes
+    failed: list[str] = field(default_factory=list)  # commands that exited with an error
+
+
+def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, into: Measured) -> None:
+    """Run ``cmd``, adding its wall time to ``into`` and raising ``into.peak`` to its tree's peak memory."""
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ {' '.join(cmd)}\n")
+        out.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                into.peak = max(into.peak, tree_rss(proc.pid))
+                done.wait(SAMPLE_EVERY)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        rc = proc.wait()
+        into.seconds += time.perf_counter() - start
+        done.set()
+        sampler.join()
+    if rc != 0:
+        into.failed.append(f"{' '.join(cmd)} exited {rc} (log: {log})")
+
+
+def plain_nbgrader(root: Path, assignments: dict[str, list[course.Notebook]], log: Path) -> Measured:
+    """(a): one ``nbgrader autograde ASSIGNMENT`` per assignment, serial."""
+    measured = Measured()
+    for assignment, nbs in assignments.items():
+        run_measured([str(BIN / "nbgrader"), "autograde", assignment], root, environment(COURSE_LANG=nbs[0].lang),
+                     log, measured)
+    return measured
+
+
+def accepts_workers() -> bool:
+    """Does this version of ``autograde grade`` take ``--workers``?"""
+    from autograde.cli import build_parser
+
+    _, unknown = build_parser().parse_known_args(["grade", "--workers", "1"])
+    return not unknown
+
+
+def course_tool(root: Path, workers: str | None, log: Path) -> Measured:
+    """(b): ``python -m autograde --course-dir ROOT grade [--workers W]``."""
+    measured = Measured()
+    cmd = [sys.executable, "-m", "autograde", "--course-dir", str(root), "grade", "--no-progress"]
+    if workers is not None:
+        cmd += ["--workers", workers]
+    run_measured(cmd, root, environment(), log, measured)
+    return measured
+
+
+# -- reading the gradebooks --------------------------------------------------------------
+def scores(db_url: str) -> dict[tuple[str, str], dict[str, float]]:
+    """(student, notebook) -> grade cell -> points, for every graded notebook in a gradebook."""
+    from nbgrader.api import Gradebook
+
+    nbgrader_on_path()
+    found: dict[tuple[str, str], dict[str, float]] = {}
+    with Gradebook(db_url) as gb:
+        for assignment in gb.assignments:
+            for submission in assignment.submissions:
+                for nb in submission.notebooks:
+                    found[(submission.student.id, nb.name)] = {g.name: float(g.score or 0.0) for g in nb.grades}
+    return found
+
+
+def differences(a: dict, b: dict, expected: list[tuple[str, str]]) -> list[str]:
+    """What differs between the two gradebooks, one line per student and notebook."""
+    lines = []
+    for key in sorted(set(expected) | set(a) | set(b)):
+        left, right = a.get(key), b.get(key)
+        if left != right:
+            lines.append(f"{key[0]}/{key[1]}: (a) {fmt_scores(left)}  (b) {fmt_scores(right)}")
+    return lines
+
+
+def fmt_scores(grades: dict[str, float] | None) -> str:
+    if grades is None:
+        return "not graded"
+    return f"{sum(grades.values()):g} [" + ", ".join(f"{k} {v:g}" for k, v in sorted(grades.items())) + "]"
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+# -- command line ------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograde.bench_grading", description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=20, help="how many synthetic students (default: %(default)s)")
+    parser.add_argument("--workers", default="auto", help="passed to `grade --workers` (default: %(default)s)")
+    parser.add_argument("--assignment", action="append", metavar="A",
+                        help="only this assignment (repeatable; default: every assignment of the course)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="build and keep both course folders in DIR (default: a temporary folder, removed)")
+    args = parser.parse_args(argv)
+
+    everything = course.assignments()
+    names = args.assignment or list(everything)
+    unknown = sorted(set(names) - set(everything))
+    if unknown or args.students < 1:
+        parser.error(f"no such assignment: {', '.join(unknown)}" if unknown else "--students must be at least 1")
+    assignments = {a: everything[a] for a in everything if a in names}
+    notebooks = [nb for nbs in assignments.values() for nb in nbs]
+
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        work = args.keep.resolve()
+    else:
+        work = Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    try:
+        return bench(work, args.students, assignments, notebooks, args.workers)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(work: Path, n: int, assignments: dict[str, list[course.Notebook]], notebooks: list[course.Notebook],
+          workers: str) -> int:
+    plain, tool = Workspace(root=work / "nbgrader"), Workspace(root=work / "autograde")
+    for ws in (plain, tool):
+        if ws.root.exists():
+            shutil.rmtree(ws.root)
+        ws.root.mkdir(parents=True)
+    log = work / "bench.log"
+    log.unlink(missing_ok=True)
+
+    print(f"{n} students x {len(notebooks)} notebooks ({', '.join(nb.name for nb in notebooks)}), "
+          f"{os.cpu_count()} CPU cores; folders and logs in {work}", flush=True)
+    (plain.root / "nbgrader_config.py").write_text(nbgrader_config(plain), encoding="utf-8")
+    setup = Measured()
+    for assignment in assignments:
+        run_measured([str(BIN / "nbgrader"), "generate_assignment", assignment, "--force"], plain.root, environment(),
+                     log, setup)
+    if setup.failed:
+        print("setup failed:\n  " + "\n  ".join(setup.failed), file=sys.stderr)
+        return 2
+    release(tool, list(assignments))  # what `python -m autograde release` does
+    klass = build_class(n, notebooks, plain.path("release"), plain.root, tool.root)
+    print(f"submissions: {klass.count('full')} full, {klass.count('partial')} partial, {klass.count('blank')} blank",
+          flush=True)
+
+    a = plain_nbgrader(plain.root, assignments, log)
+    print(f"(a) plain nbgrader, one `nbgrader autograde` per assignment, serial: {a.seconds:.1f} s, "
+          f"{a.seconds / n:.2f} s per student, peak memory {mib(a.peak)}", flush=True)
+
+    if accepts_workers():
+        b = course_tool(tool.root, workers, log)
+        label = f"`autograde grade --workers {workers}`"
+    else:
+        print("note: this `autograde grade` has no --workers option yet; (b) runs without it", flush=True)
+        b = course_tool(tool.root, None, log)
+        label = "`autograde grade` (no --workers)"
+    print(f"(b) {label}: {b.seconds:.1f} s, {b.seconds / n:.2f} s per student, peak memory {mib(b.peak)}", flush=True)
+    print(f"peak memory = the sum of RSS over each command's whole process tree (kernels included), "
+          f"sampled from /proc every {SAMPLE_EVERY} s")
+
+    for failure in a.failed + b.failed:
+        print(f"FAILED: {failure}")
+    diff = differences(scores(plain.db), scores(tool.db), list(klass.kinds))
+    if diff:
+        print(f"scores DIFFER for {len(diff)} of {len(klass.kinds)} student notebooks:")
+        for line in diff:
+            print(f"  {line}")
+    else:
+        print(f"scores: identical for all {len(klass.kinds)} student notebooks")
+    print(f"speed-up (a)/(b): {a.seconds / b.seconds:.1f}x")
+    return 1 if diff or a.failed or b.failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
