@@ -33,6 +33,39 @@ TEXTS: dict[str, dict[str, str]] = {
     "a_result": {"en": "a result", "ko": "결과 값"},
     "returned": {"en": "no error; it returned {value}", "ko": "오류 없이 {value}을(를) 반환함"},
     "shape": {"en": "a tensor of shape {shape}", "ko": "shape이 {shape}인 Tensor"},
+    # What the grader writes into a cell it stopped, skipped or scored zero (see autograde/kernel.py).
+    "grading_timeout": {
+        "en": "this cell ran longer than {seconds} s and was stopped",
+        "ko": "이 셀이 {seconds}초 넘게 실행되어 중단했습니다",
+    },
+    "grading_hung": {
+        "en": "this cell ran longer than {seconds} s and did not stop when interrupted",
+        "ko": "이 셀이 {seconds}초 넘게 실행되었고 중단 요청에도 멈추지 않았습니다",
+    },
+    "grading_crashed": {
+        "en": "the kernel died while running this cell ({how})",
+        "ko": "이 셀을 실행하는 중에 커널이 죽었습니다({how})",
+    },
+    "grading_time_limit": {
+        "en": "not run: the notebook had used up the {seconds} s a submission may run",
+        "ko": "실행하지 않음: 제출물 하나에 허용된 {seconds}초를 이미 다 썼습니다",
+    },
+    "grading_skipped": {
+        "en": "not run again: {reason}",
+        "ko": "다시 실행하지 않음: {reason}",
+    },
+    "grading_poisoned": {
+        "en": "This exercise scores 0: {reason}.",
+        "ko": "이 연습 문제는 0점입니다: {reason}.",
+    },
+    "grading_tampered": {
+        "en": "the code changed what the tests rely on ({what})",
+        "ko": "코드가 테스트가 의존하는 것을 바꿨습니다({what})",
+    },
+    "grading_static": {
+        "en": "the code {what}",
+        "ko": "코드가 다음을 합니다: {what}",
+    },
 }
 
 GENERIC_HINTS: dict[str, dict[str, str]] = {
