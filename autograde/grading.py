@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -114,6 +115,7 @@ def quiet_nbgrader() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"nbgrader(\.|$)")
         warnings.filterwarnings("ignore", message=r".*not in session.*")
+        warnings.filterwarnings("ignore", message=r"Cell is missing an id field")  # learner files without cell ids
         yield
 
 
@@ -193,7 +195,6 @@ class Prepared:
     code_cells: list[int] = field(default_factory=list)  # indexes in nb.cells of the job's cells
     job: dict | None = None
     notes: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
     error: str | None = None
     missing: bool = False
     tampered: dict[str, list[str]] = field(default_factory=dict)  # exercise -> what it did
@@ -304,6 +305,10 @@ def prepare(ws: Workspace, student: str, assignment: str, nb: course.Notebook, s
     fixed = repair.repair(loaded.notebook, template)
     prepared.notes.extend(f"repaired {nb.name}: {note}" for note in fixed.notes)
     fixed.notebook.metadata.setdefault("course", {})["lang"] = edition
+    for cell in fixed.notebook.cells:  # nbformat 4.5 wants an id on every cell
+        if "id" not in cell:
+            cell["id"] = uuid.uuid4().hex[:8]
+    fixed.notebook.nbformat, fixed.notebook.nbformat_minor = 4, max(5, fixed.notebook.get("nbformat_minor", 5))
     resources = resources_for(ws, student, assignment, nb.name)
     prepared.nb = sanitise(ws, prepared, fixed.notebook, resources)
     prepared.job = build_job(prepared, settings)
@@ -325,27 +330,41 @@ EVENT_TEXT = {
 
 
 def describe_events(prepared: Prepared, result: dict) -> None:
-    """Turn a worker's events into report lines (flags for tampering)."""
+    """Turn a worker's events into report lines, and tampering into flags."""
     name = prepared.notebook.name
-    seen = set()
-    for event in result.get("events", []):
+    events = result.get("events", [])
+    with_exercise = {e.get("kind") for e in events if e.get("exercise")}
+    for event in events:
         kind, exercise = event.get("kind"), event.get("exercise")
         detail = str(event.get("detail", "")).strip()
         if kind == "tamper":
             if exercise:
-                line = f"{name}/{exercise}: scored 0 for tampering: {detail}"
-                if line not in prepared.flags:
-                    prepared.flags.append(line)
+                prepared.flag(exercise, detail)
             else:
-                prepared.notes.append(f"{name}: code outside the exercises changed what the tests rely on: {detail}")
+                line = f"{name}: code outside the exercises changed what the tests rely on: {detail}"
+                if line not in prepared.notes:
+                    prepared.notes.append(line)
             continue
-        if kind in ("crash", "time_limit") and not exercise:
-            continue  # the per-exercise events say it
-        text = EVENT_TEXT.get(kind, "{detail}").format(exercise=exercise or "a cell", detail=detail)
+        if not exercise and kind in with_exercise:
+            continue  # the same trouble, already named for an exercise
+        text = EVENT_TEXT.get(kind, "{detail}").format(exercise=exercise or "a cell outside the exercises", detail=detail)
         line = f"{name}: {text}"
-        if line not in seen:
-            seen.add(line)
+        if line not in prepared.notes:
             prepared.notes.append(line)
+
+
+def zero_flagged(prepared: Prepared) -> None:
+    """Make sure every test cell of a flagged exercise shows an error, so nbgrader scores it 0."""
+    from nbformat.v4 import new_output
+
+    for cell in prepared.nb.cells:
+        meta = course.nbgrader_meta(cell)
+        if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        exercise = exercise_name(meta.get("grade_id", ""))
+        if exercise in prepared.tampered and not any(o.get("output_type") == "error" for o in cell.outputs):
+            text = f"This exercise scores 0: {'; '.join(prepared.tampered[exercise])}."
+            cell.outputs.append(new_output("error", ename="GradingError", evalue=text, traceback=[f"GradingError: {text}"]))
 
 
 def score(ws: Workspace, prepared: Prepared, result: dict) -> None:
@@ -362,6 +381,7 @@ def score(ws: Workspace, prepared: Prepared, result: dict) -> None:
         nb.cells[index].outputs = [from_dict(o) for o in cell["outputs"]]
         nb.cells[index].execution_count = cell["execution_count"]
     describe_events(prepared, result)
+    zero_flagged(prepared)
     config = ws.config()
     resources = resources_for(ws, prepared.student, prepared.assignment, prepared.notebook.name)
     for pp in (LimitOutput, SaveAutoGrades, AssignLatePenalties):
@@ -582,7 +602,7 @@ def finish_submission(ws: Workspace, gb, sub: Submission) -> GradeResult:
         if prepared.error:
             result.errors.append(prepared.error)
         result.notes.extend(prepared.notes)
-        result.flags.extend(prepared.flags)
+        result.flags.extend(prepared.flag_lines())
     gb.db.expire_all()
     read_result(ws, gb, result.student, result.assignment, result)
     result.seconds = time.perf_counter() - sub.started
