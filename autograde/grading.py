@@ -516,9 +516,6 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
     if not pairs:
         return []
     api = ws.api()
-    with quiet_nbgrader():
-        for assignment in sorted({a for _, a in pairs}):
-            ensure_released(ws, api, assignment)
     code = _code_digest()
     known = course.assignments(ws.source)
     results: dict[tuple[str, str], GradeResult] = {}
@@ -535,8 +532,11 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
                 bar.update()
             else:
                 todo.append((student, assignment, key))
+        gb.db.commit()  # end the read transaction: releasing an assignment writes to the gradebook
         if todo:
-            pool, where = make_pool(settings)
+            pool, where = make_pool(settings)  # the workers warm up while the assignments are checked
+            for assignment in sorted({a for _, a, _ in todo}):
+                ensure_released(ws, api, assignment)
             say(f"grading {len(todo)} submission(s) on {where}"
                 + (f"; {len(results)} unchanged since the last run" if results else ""))
         running: dict[str, tuple[Submission, Prepared]] = {}

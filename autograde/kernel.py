@@ -35,6 +35,14 @@ from collections.abc import Callable
 
 from autograde import messages
 
+# Bound now, before any learner code runs: the kernel keeps working if a learner replaces
+# json.dumps, time.perf_counter or os.fstat in their module.
+_encode = json.JSONEncoder().encode
+_perf_counter = time.perf_counter
+_setitimer = signal.setitimer
+_fstat = os.fstat
+_pread = os.pread
+
 MAX_CELL_OUTPUT = 2 * 2**20  # characters of stream output kept per cell; the rest is cut
 CURRENT: list[dict] = []  # the outputs of the cell that is running
 
@@ -175,6 +183,7 @@ class Watch:
     def __init__(self) -> None:
         self.spaces = _watched_namespaces()
         self.snapshot = {label: dict(space) for label, space in self.spaces.items()}
+        self.plain = {label: type(space) is dict for label, space in self.spaces.items()}
         self.sys = {name: getattr(sys, name) for name in SYS_NAMES}
         self.modules = {name: sys.modules.get(name) for name in GUARDED_MODULES}
         self.fds = {fd: _fd_identity(fd) for fd in (1, 2)}
@@ -201,7 +210,10 @@ class Watch:
             for key, value in before.items():
                 if space.get(key, _MISSING) is not value:
                     changed.append(f"{label}.{key}")
-                    _restore(space, label, key, value)
+                    if self.plain[label]:
+                        space[key] = value  # builtins come first: everything below may use them
+                    else:
+                        _restore(label, key, value)
         for name, value in self.sys.items():
             if getattr(sys, name) is not value:
                 changed.append(f"sys.{name}")
@@ -226,10 +238,7 @@ class Watch:
 _MISSING = object()
 
 
-def _restore(space, label: str, key: str, value: object) -> None:
-    if isinstance(space, dict):
-        space[key] = value
-        return
+def _restore(label: str, key: str, value: object) -> None:
     owner = _owner_of(label)
     if owner is not None:
         try:
@@ -249,7 +258,7 @@ def _owner_of(label: str):
 
 def _fd_identity(fd: int) -> tuple[int, int] | None:
     try:
-        st = os.fstat(fd)
+        st = _fstat(fd)
     except OSError:
         return None
     return st.st_dev, st.st_ino
@@ -287,9 +296,9 @@ class FdCapture:
     def collect(self) -> None:
         for name, entry in self.files.items():
             tmp, offset = entry
-            size = os.fstat(tmp.fileno()).st_size
+            size = _fstat(tmp.fileno()).st_size
             if size > offset:
-                data = os.pread(tmp.fileno(), min(size - offset, MAX_CELL_OUTPUT), offset)
+                data = _pread(tmp.fileno(), min(size - offset, MAX_CELL_OUTPUT), offset)
                 entry[1] = size
                 _append_stream(name, data.decode("utf-8", "replace"))
 
@@ -322,7 +331,7 @@ def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], she
         CURRENT.clear()
         sys.stdout.written = sys.stderr.written = 0
         exercise, events = cell.get("exercise"), []
-        started = time.perf_counter()
+        started = _perf_counter()
         if index in skip and not cell.get("test"):
             CURRENT.append(_error(lang, "skipped", reason=skip[index]))
             send({"cell": index, "outputs": list(CURRENT), "execution_count": None, "events": events})
@@ -338,6 +347,7 @@ def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], she
             shell.user_ns[exercise] = saved
         elif index in skip and exercise:
             shell.user_ns.pop(exercise, None)
+        changed = watch.check(shell.user_ns, learner=bool(cell.get("learner")))
         fds.collect()
         for output in CURRENT:
             if output.get("output_type") == "error" and output.get("ename") == "CellTimeout":
@@ -348,7 +358,6 @@ def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], she
             elif output.get("output_type") == "error" and _out_of_memory(output):
                 events.append({"kind": "memory", "exercise": exercise, "detail": f"the limit is {memory_gib:g} GiB"})
 
-        changed = watch.check(shell.user_ns, learner=bool(cell.get("learner")))
         if changed:
             what = ", ".join(changed)
             if exercise:
@@ -367,19 +376,19 @@ def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], she
         if not cell.get("learner") and not cell.get("test"):
             watch.protect(shell.user_ns)
         send({"cell": index, "outputs": _jsonable(CURRENT), "execution_count": shell.execution_count - 1,
-              "events": events, "seconds": round(time.perf_counter() - started, 3)})
+              "events": events, "seconds": round(_perf_counter() - started, 3)})
     send({"done": True})
 
 
 def _execute(shell, source: str, timeout: float) -> None:
     """Run one cell under the per-cell timeout."""
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+    _setitimer(signal.ITIMER_REAL, timeout)
     try:
         shell.run_cell(source, store_history=True)
     except CellTimeout:  # raised between the shell's own handlers
         CURRENT.append({"output_type": "error", "ename": "CellTimeout", "evalue": "", "traceback": []})
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _setitimer(signal.ITIMER_REAL, 0)
 
 
 class GradingError(Exception):
@@ -410,13 +419,13 @@ def _error(lang: str, key: str, **values: object) -> dict:
 def _jsonable(outputs: list[dict]) -> list[dict]:
     """Outputs with every value JSON can carry (a display's data may hold odd objects)."""
     try:
-        json.dumps(outputs)
+        _encode(outputs)
         return list(outputs)
     except (TypeError, ValueError):
         clean = []
         for output in outputs:
             try:
-                json.dumps(output)
+                _encode(output)
                 clean.append(output)
             except (TypeError, ValueError):
                 data = {k: v for k, v in output.get("data", {}).items() if isinstance(v, (str, dict, list))}

@@ -92,6 +92,7 @@ def _vm_size() -> int:
 def _child(job: dict, skip: dict[int, str], write_fd: int, shell, scratch: str) -> None:
     """In the forked child: set the limits, then run the cells; never returns."""
     code = 0
+    encode = json.JSONEncoder().encode  # bound before the learner's code can replace json.dumps
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -109,16 +110,18 @@ def _child(job: dict, skip: dict[int, str], write_fd: int, shell, scratch: str) 
         os.dup2(devnull, 0)
         from autograde import kernel
 
-        out = os.fdopen(write_fd, "w", buffering=1)
-
         def send(message: dict) -> None:
-            out.write(json.dumps(message) + "\n")
-            out.flush()
+            data = (encode(message) + "\n").encode()
+            while data:
+                data = data[os.write(write_fd, data):]
 
         kernel.run_cells(job, skip, send, shell=shell)
-        out.flush()
-    except BaseException:  # noqa: BLE001 - the child must always end with os._exit
+    except BaseException as error:  # noqa: BLE001 - the child must always end with os._exit
         code = 70
+        try:
+            os.write(write_fd, (encode({"broken": f"{type(error).__name__}: {error}"}) + "\n").encode())
+        except BaseException:  # noqa: BLE001
+            pass
     finally:
         os._exit(code)
 
@@ -205,6 +208,7 @@ class Run:
         self.current: int | None = None
         self.started = time.monotonic()
         self.done = False
+        self.broken: str | None = None  # the grading kernel itself failed, because of the cell's code
 
     def messages(self, timeout: float) -> list[dict] | None:
         """Messages that arrived within ``timeout`` seconds; None at end of stream."""
@@ -284,6 +288,8 @@ def run_job(job: dict, shell) -> dict:
                         run.current = None
                     elif message.get("done"):
                         run.done = True
+                    elif "broken" in message:
+                        run.broken = str(message["broken"])[:200]
             status = run.wait()
             leftovers += clean_up(run.pid)
             shutil.rmtree(scratch, ignore_errors=True)
@@ -305,6 +311,8 @@ def run_job(job: dict, shell) -> dict:
                 break
             if ended == "hung":
                 key, values, kind = "grading_hung", {"seconds": f"{cell_timeout:g}"}, "timeout"
+            elif run.broken:
+                key, values, kind = "grading_crashed", {"how": f"the code broke the grading kernel: {run.broken}"}, "crash"
             else:
                 key, values, kind = "grading_crashed", {"how": _describe(status)}, "crash"
             skip[index] = messages.text(lang, key, **values)

@@ -1,0 +1,136 @@
+"""``grade`` in parallel: several local workers, warm workers that stay clean, and a Dask cluster.
+
+The same small class (02_losses: full, partial and blank submissions) is graded several ways;
+every way must give the same CSV as one worker grading alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+
+import hostile_submissions as H
+import nbformat
+import pytest
+from test_robust_grading import hand_in, reference_sources
+
+from autograde.cli import main
+from autograde.workspace import Workspace, release
+
+
+def run(*argv) -> SimpleNamespace:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in argv])
+    return SimpleNamespace(rc=rc, out=out.getvalue(), err=err.getvalue())
+
+
+def class_of(student_copy, solutions) -> dict[str, dict[str, bytes]]:
+    """Eight students: full, partial (one or two exercises wrong or left out) and blank."""
+    students = {}
+    for i in range(8):
+        nb = H.solved(student_copy, solutions) if i % 4 else student_copy
+        if i % 4 == 2:
+            H.wrong_mse(nb)
+        if i % 4 == 3:
+            H.cell_of(nb, "cross_entropy").source = "# YOUR CODE HERE\nraise NotImplementedError()"
+        students[f"student{i}"] = H.files(nb)
+    return students
+
+
+@pytest.fixture(scope="module")
+def course_template(tmp_path_factory) -> Path:
+    """A released course with the class handed in, copied for each way of grading."""
+    ws = Workspace(root=tmp_path_factory.mktemp("fast-template"))
+    release(ws, [H.ASSIGNMENT])
+    student_copy = nbformat.read(ws.path("release", H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb"), as_version=4)
+    for student, handed in class_of(student_copy, reference_sources()).items():
+        hand_in(ws, student, handed)
+    return ws.root
+
+
+def graded_copy(template: Path, dest: Path, *options: str) -> SimpleNamespace:
+    shutil.copytree(template, dest)
+    result = run("--course-dir", dest, "grade", "--no-progress", *options)
+    assert result.rc == 0, result.out
+    exported = run("--course-dir", dest, "export", dest / "grades.csv")
+    assert exported.rc == 0, exported.out
+    return SimpleNamespace(out=result.out, csv=(dest / "grades.csv").read_text(), root=dest)
+
+
+@pytest.fixture(scope="module")
+def serial(course_template, tmp_path_factory):
+    return graded_copy(course_template, tmp_path_factory.mktemp("serial") / "course", "--workers", "1")
+
+
+def test_several_workers_give_the_serial_scores_and_every_row(serial, course_template, tmp_path):
+    parallel = graded_copy(course_template, tmp_path / "course", "--workers", "3")
+    assert parallel.csv == serial.csv
+    for graded in (serial, parallel):
+        with contextlib.closing(sqlite3.connect(graded.root / "gradebook.db")) as db:
+            rows = db.execute("select count(*), count(auto_score) from grade").fetchone()
+        assert rows == (8 * 3, 8 * 3)  # 8 students x 3 graded cells, every one scored
+    totals = {line.split(",")[0]: line.split(",")[-1] for line in serial.csv.splitlines()[2:]}
+    assert totals == {f"student{i}": ["0", "7", "5", "4"][i % 4] for i in range(8)}  # blank, full, mse wrong, no cross_entropy
+
+
+def test_a_warm_worker_gives_the_next_student_a_clean_interpreter(tmp_path):
+    ws = Workspace(root=tmp_path)
+    release(ws, [H.ASSIGNMENT])
+    student_copy = nbformat.read(ws.path("release", H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb"), as_version=4)
+    solutions = reference_sources()
+    dirty = H.solved(student_copy, solutions)
+    H.append_code(dirty, "mse_loss", """
+import builtins, json, os, sys, numpy
+builtins.LEFT_BY_A = True
+json.dumps = None
+numpy.pi = 3.0
+os.environ["LEFT_BY_A"] = "1"
+sys.path.append("/left-by-a")
+torch.set_default_dtype(torch.float64)
+torch.manual_seed(1234)
+open("left-by-a.txt", "w").write("A")
+open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "left-by-a.txt"), "w").write("A")
+print("A ran in worker", os.getppid())
+""")
+    clean = H.solved(student_copy, solutions)
+    H.append_code(clean, "mse_loss", """
+import builtins, json, os, sys, numpy
+seen = {
+    "builtins": hasattr(builtins, "LEFT_BY_A"),
+    "json.dumps": json.dumps is None,
+    "numpy.pi": numpy.pi != 3.141592653589793,
+    "environment": "LEFT_BY_A" in os.environ,
+    "sys.path": "/left-by-a" in sys.path,
+    "default dtype": torch.get_default_dtype() != torch.float32,
+    "files": os.path.exists("left-by-a.txt") or os.path.exists(os.path.join(os.environ.get("TMPDIR", "/tmp"), "left-by-a.txt")),
+}
+print("B ran in worker", os.getppid())
+print("B sees:", sorted(k for k, v in seen.items() if v) or "nothing of A")
+""")
+    hand_in(ws, "a_dirty", H.files(dirty))
+    hand_in(ws, "b_clean", H.files(clean))
+    result = run("--course-dir", ws.root, "grade", "--workers", "1", "--no-progress")
+    assert result.rc == 0, result.out
+    printed = {}
+    for student in ("a_dirty", "b_clean"):
+        nb = nbformat.read(ws.path("autograded", student, H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb"), as_version=4)
+        printed[student] = "".join(o.get("text", "") for o in H.cell_of(nb, "mse_loss").outputs)
+    worker_a = printed["a_dirty"].split("A ran in worker ")[1].split()[0]
+    worker_b = printed["b_clean"].split("B ran in worker ")[1].split()[0]
+    assert worker_a == worker_b, "both students must be graded by the same warm worker"
+    assert "B sees: nothing of A" in printed["b_clean"]
+    assert f"b_clean/{H.ASSIGNMENT}: 7/7" in result.out.splitlines()
+
+
+def test_a_dask_cluster_gives_the_same_scores(serial, course_template, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster:
+        on_cluster = graded_copy(course_template, tmp_path / "course", "--scheduler", cluster.scheduler_address)
+    assert f"on cluster at {cluster.scheduler_address}" in on_cluster.out
+    assert on_cluster.csv == serial.csv
