@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograde import course
+from autograde.editions import EDITIONS
 from autograde.workspace import Workspace
 
+EDITION_NAMES = tuple(EDITIONS)
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 SEPARATORS = "_-. \t"
 JUNK = {"__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db"}
@@ -83,12 +85,23 @@ def student_from_name(stem: str, notebooks: dict[str, str]) -> tuple[str | None,
 
 
 def place(rel: PurePosixPath, notebooks: dict[str, str]) -> tuple[str, str, str] | str:
-    """(student, assignment, notebook) for a notebook at ``rel`` inside the input, or why it cannot be placed."""
+    """(student, assignment, notebook) for a notebook at ``rel`` inside the input, or why it cannot be placed.
+
+    The edition a learner worked in does not matter here (grading finds it in the notebook): a
+    folder named after an edition (``alice/ko/01_network/01_network.ipynb``, as the Korean student
+    copy is laid out) and an edition suffix (``01_network.ko.ipynb``) are looked through.
+    """
     stem, parents = rel.stem, list(rel.parent.parts)
+    for edition in EDITION_NAMES:
+        stem = stem.removesuffix(f".{edition}")
     assignments = set(notebooks.values())
+    if parents and parents[-1] in EDITION_NAMES and stem in notebooks:
+        parents.pop()
     if stem in notebooks:
         assignment = notebooks[stem]
         if parents and parents[-1] == assignment:  # nbgrader layout: <student>/<assignment>/<notebook>
+            parents.pop()
+        if parents and parents[-1] in EDITION_NAMES:  # <student>/ko/<assignment>/<notebook>
             parents.pop()
         if not parents:
             return (f"no student id: put it in a folder named after the student "
