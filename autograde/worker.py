@@ -137,8 +137,8 @@ def _describe(status: int) -> str:
     return "the process stopped"
 
 
-def _children(parent: int) -> list[int]:
-    """Processes whose parent is ``parent``."""
+def _processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, session id) of every process this worker can see."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -148,23 +148,7 @@ def _children(parent: int) -> list[int]:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == parent:
-            found.append(int(entry))
-    return found
-
-
-def _in_session(sid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and int(entry) != os.getpid():
-            found.append(int(entry))
+        found.append((int(entry), int(fields[1]), int(fields[3])))
     return found
 
 
@@ -172,7 +156,8 @@ def clean_up(session: int) -> int:
     """Kill what a child left running (its session, and orphans reparented to this worker); return how many."""
     killed = 0
     for _ in range(50):
-        victims = set(_in_session(session)) | set(_children(os.getpid()))
+        me = os.getpid()
+        victims = {pid for pid, parent, sid in _processes() if pid != me and (sid == session or parent == me)}
         if not victims:
             break
         for pid in victims:
