@@ -109,8 +109,9 @@ def draw_runs(runs: list[Run], fig: Figure | None = None, highlight: Run | None 
                 label=f"lr = {run.lr:.3g} ({run.verdict})")
         if len(finite) < len(run.losses):
             step = len(run.losses)
-            ax.plot([step], [high], marker="x", markersize=9, color=colour)
-            ax.annotate(f"{run.losses[-1]}", (step, high), textcoords="offset points", xytext=(6, -12), color=colour)
+            ax.plot([step], [high], marker="x", markersize=9, color=colour, alpha=0.35 if faint else 1)
+            ax.annotate(f"{run.losses[-1]}", (step, high), textcoords="offset points", xytext=(6, -12), color=colour,
+                        alpha=0.35 if faint else 1)
     ax.set_yscale("log")
     ax.set_ylim(low, high * 1.5)
     ax.set_xlim(0.5, steps + 0.5)

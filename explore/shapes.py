@@ -97,6 +97,7 @@ def trace_net(
 ) -> ShapeTrace:
     """Trace a 1 x size x size image through the seed's network with these conv and pool settings."""
     conv_text = _call("Conv2d", "{c_in}, {c_out}, " + str(kernel_size), stride=(stride, 1), padding=(padding, 0))
+    pool_stride = None if pool_stride == pool_size else pool_stride  # the default: as wide as the window
     pool_text = _call("max_pool2d", str(pool_size), stride=(pool_stride, None), ceil_mode=(ceil_mode, False))
     steps = [Step("input", "", (1, CHANNELS[0], size, size))]
     sizes = [size]

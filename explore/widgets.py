@@ -16,7 +16,7 @@ from explore.lr import EXAMPLES, draw_runs, run_lr
 from explore.shapes import trace_net
 from explore.text import say
 
-DPI = 80
+DPI = 80  # the figure's pixels are shown one to one (its width in inches times this)
 
 
 class Explorer(widgets.VBox):
@@ -71,7 +71,7 @@ def lr_explorer() -> Explorer:
     slider = widgets.FloatLogSlider(0.01, base=10, min=-4, max=0.5, step=0.1, readout_format=".3g",
                                     description=say("learning rate", "학습률"), continuous_update=False,
                                     style={"description_width": "8em"}, layout={"width": "32em"})
-    plot = widgets.Image(format="png")
+    plot = widgets.Image(format="png", layout={"width": f"{7 * DPI}px"})
     verdict = widgets.HTML()
     examples = [run_lr(lr) for lr in EXAMPLES.values()]
 
