@@ -38,6 +38,9 @@ class Workspace:
 
     @property
     def db(self) -> str:
+        """The gradebook's SQLAlchemy URL; a bare ``postgresql://`` means the psycopg2 driver this course ships."""
+        if self.db_url and self.db_url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg2://" + self.db_url.split("://", 1)[1]
         return self.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
 
     def path(self, step: str, *parts: str) -> Path:

@@ -78,6 +78,17 @@ def test_several_workers_give_the_serial_scores_and_every_row(serial, course_tem
     assert totals == {f"student{i}": ["0", "7", "5", "4"][i % 4] for i in range(8)}  # blank, full, mse wrong, no cross_entropy
 
 
+def test_several_workers_with_a_postgresql_gradebook(serial, course_template, tmp_path, postgres_server):
+    # the bare postgresql:// an instructor would type
+    url = postgres_server.create_database("fast_grading").replace("postgresql+psycopg2://", "postgresql://")
+    shutil.copytree(course_template, tmp_path / "course")
+    result = run("--course-dir", tmp_path / "course", "--db", url, "grade", "--workers", "3", "--no-progress")
+    assert result.rc == 0, result.out
+    exported = run("--course-dir", tmp_path / "course", "--db", url, "export", tmp_path / "grades.csv")
+    assert exported.rc == 0, exported.out
+    assert (tmp_path / "grades.csv").read_text() == serial.csv
+
+
 def test_a_warm_worker_gives_the_next_student_a_clean_interpreter(tmp_path):
     ws = Workspace(root=tmp_path)
     release(ws, [H.ASSIGNMENT])
