@@ -12,15 +12,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+from test_launch import free_port, wait_for  # the way the launch tests start a server
 
 from autograde import course
 from autograde.course import REPO
@@ -35,23 +33,6 @@ def no_browser(reason: str):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI needs the browser test: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 def solve(student: Path, source: Path, target: Path) -> None:
