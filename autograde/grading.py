@@ -446,7 +446,7 @@ def digest(ws: Workspace, student: str, assignment: str, settings: Settings, cod
         h.update(path.relative_to(folder).as_posix().encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())
     for nb in course.assignments(ws.source).get(assignment, []):
-        for edition in {nb.lang, *editions.EDITIONS}:
+        for edition in sorted({nb.lang, *editions.EDITIONS}):  # sorted: set order changes between processes
             template = template_for(nb, edition)
             h.update(template.read_bytes())
     return h.hexdigest()
