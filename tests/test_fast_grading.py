@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -138,7 +139,17 @@ print("B sees:", sorted(k for k, v in seen.items() if v) or "nothing of A")
     assert f"b_clean/{H.ASSIGNMENT}: 7/7" in result.out.splitlines()
 
 
-def test_a_dask_cluster_gives_the_same_scores(serial, course_template, tmp_path):
+@pytest.fixture
+def environment_kept():
+    """Dask's nanny sets OMP_NUM_THREADS=1 and more in this process's environment; put it back
+    (later notebooks' kernels inherit it, and one thread trains notebook 6 to other digits)."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
+def test_a_dask_cluster_gives_the_same_scores(serial, course_template, tmp_path, environment_kept):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as cluster:
