@@ -134,6 +134,7 @@ def make_shell():
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.autocall = 0
+    config.InlineBackend.print_figure_kwargs = {"bbox_inches": None}  # one drawing per figure, not two
     shell = _shell_classes().instance(config=config)
     try:
         shell.enable_matplotlib("inline")
