@@ -7,6 +7,7 @@ them. Each source notebook's metadata names its assignment, its reference module
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from dataclasses import dataclass
@@ -87,7 +88,14 @@ def read_notebook(path: Path) -> Notebook:
 def notebooks(source: Path | None = None) -> list[Notebook]:
     """Every source notebook of the course, in assignment order."""
     source = Path(source or SOURCE)
-    return [read_notebook(p) for p in sorted(source.glob("*/*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
+    return [_read_once(p, p.stat().st_mtime_ns) for p in sorted(source.glob("*/*.ipynb"))
+            if ".ipynb_checkpoints" not in p.parts]
+
+
+@functools.lru_cache(maxsize=256)
+def _read_once(path: Path, mtime_ns: int) -> Notebook:
+    """:func:`read_notebook`, parsed again only when the file changes (every command asks often)."""
+    return read_notebook(path)
 
 
 def assignments(source: Path | None = None) -> dict[str, list[Notebook]]:

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograde import course, editions, tamper
+from autograde import course, editions, messages, tamper
 from autograde.workspace import Workspace
 
 COSTS = {"06_digits": 20.0, "04_update": 2.0}  # relative run time, so long notebooks start first
@@ -222,7 +222,7 @@ def template_for(nb: course.Notebook, edition: str) -> Path:
     return nb.path
 
 
-def sanitise(ws: Workspace, prepared: Prepared, nb, resources: dict):
+def sanitise(ws: Workspace, nb, resources: dict):
     """nbgrader's own clean-up before a run: clear outputs, restore locked cells from the gradebook."""
     from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
 
@@ -262,8 +262,6 @@ def build_job(prepared: Prepared, settings: Settings) -> dict:
         elif found:
             prepared.notes.append(f"{prepared.notebook.name}: code after the last test {'; '.join(found)}")
     lang = (prepared.nb.metadata.get("course") or {}).get("lang") or prepared.notebook.lang
-    from autograde import messages
-
     for exercise, what in poison.items():
         prepared.flag(exercise, what, static=True)
     return {
@@ -310,7 +308,7 @@ def prepare(ws: Workspace, student: str, assignment: str, nb: course.Notebook, s
             cell["id"] = uuid.uuid4().hex[:8]
     fixed.notebook.nbformat, fixed.notebook.nbformat_minor = 4, max(5, fixed.notebook.get("nbformat_minor", 5))
     resources = resources_for(ws, student, assignment, nb.name)
-    prepared.nb = sanitise(ws, prepared, fixed.notebook, resources)
+    prepared.nb = sanitise(ws, fixed.notebook, resources)
     prepared.job = build_job(prepared, settings)
     return prepared
 
@@ -386,11 +384,16 @@ def score(ws: Workspace, prepared: Prepared, result: dict) -> None:
     resources = resources_for(ws, prepared.student, prepared.assignment, prepared.notebook.name)
     for pp in (LimitOutput, SaveAutoGrades, AssignLatePenalties):
         nb, resources = pp(config=config).preprocess(nb, resources)
-    dest = ws.path("autograded", prepared.student, prepared.assignment, f"{prepared.notebook.name}.ipynb")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.writing")
-    nbformat.write(nb, str(tmp))
-    os.replace(tmp, dest)
+    write_atomic(ws.path("autograded", prepared.student, prepared.assignment, f"{prepared.notebook.name}.ipynb"),
+                 nbformat.writes(nb))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a run killed mid-write leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.writing")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def begin(ws: Workspace, gb, student: str, assignment: str) -> None:
@@ -426,29 +429,26 @@ def zero_notebook(gb, student: str, assignment: str, notebook: str) -> None:
 
 
 # -- 4. report and resume --------------------------------------------------------------------
-def _code_digest() -> str:
-    """A digest of the grader and the reference: grades depend on them too."""
-    h = hashlib.sha256()
+def assignment_digest(notebooks: list[course.Notebook], settings: Settings) -> str:
+    """What every grade of an assignment depends on: the grader, the reference, the source notebooks, the limits."""
+    h = hashlib.sha256(json.dumps(settings.fingerprint(), sort_keys=True).encode())
     for package in ("autograde", "solutions"):
-        root = course.REPO / package
-        for path in sorted(root.glob("*.py")):
+        for path in sorted((course.REPO / package).glob("*.py")):
             h.update(path.name.encode())
             h.update(path.read_bytes())
+    for nb in notebooks:
+        for edition in sorted({nb.lang, *editions.EDITIONS}):  # sorted: set order changes between processes
+            h.update(template_for(nb, edition).read_bytes())
     return h.hexdigest()
 
 
-def digest(ws: Workspace, student: str, assignment: str, settings: Settings, code: str) -> str:
-    """What this submission's grade depends on: its files, the source notebooks, the grader, the limits."""
-    h = hashlib.sha256(code.encode())
-    h.update(json.dumps(settings.fingerprint(), sort_keys=True).encode())
+def digest(ws: Workspace, student: str, assignment: str, base: str) -> str:
+    """What this submission's grade depends on: its files, and its assignment's digest ``base``."""
+    h = hashlib.sha256(base.encode())
     folder = ws.path("submitted", student, assignment)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         h.update(path.relative_to(folder).as_posix().encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())
-    for nb in course.assignments(ws.source).get(assignment, []):
-        for edition in sorted({nb.lang, *editions.EDITIONS}):  # sorted: set order changes between processes
-            template = template_for(nb, edition)
-            h.update(template.read_bytes())
     return h.hexdigest()
 
 
@@ -457,13 +457,10 @@ def report_path(ws: Workspace, student: str, assignment: str) -> Path:
 
 
 def write_report(ws: Workspace, result: GradeResult, key: str) -> None:
-    path = report_path(ws, result.student, result.assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.writing")
     data = asdict(result)
     data.pop("resumed", None)
-    tmp.write_text(json.dumps({"digest": key, "result": data}, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(report_path(ws, result.student, result.assignment),
+                 json.dumps({"digest": key, "result": data}, indent=1, ensure_ascii=False))
 
 
 def resumable(ws: Workspace, gb, student: str, assignment: str, key: str) -> GradeResult | None:
@@ -516,8 +513,8 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
     if not pairs:
         return []
     api = ws.api()
-    code = _code_digest()
     known = course.assignments(ws.source)
+    bases = {a: assignment_digest(known[a], settings) for a in {a for _, a in pairs}}
     results: dict[tuple[str, str], GradeResult] = {}
     order = sorted(pairs, key=lambda p: -max(COSTS.get(nb.name, 1.0) for nb in known[p[1]]))
     bar = tqdm(total=len(pairs), desc="grading", unit="submission", disable=not progress)
@@ -525,7 +522,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
     with quiet_nbgrader(), Gradebook(ws.db, ws.config().CourseDirectory.course_id) as gb:
         todo: list[tuple[str, str, str]] = []
         for student, assignment in order:
-            key = digest(ws, student, assignment, settings, code)
+            key = digest(ws, student, assignment, bases[assignment])
             earlier = None if settings.regrade else resumable(ws, gb, student, assignment, key)
             if earlier is not None:
                 results[(student, assignment)] = earlier

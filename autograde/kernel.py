@@ -304,7 +304,7 @@ class FdCapture:
                 _append_stream(name, data.decode("utf-8", "replace"))
 
 
-def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], shell=None, watch: Watch | None = None) -> None:
+def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], shell=None) -> None:
     """Execute the job's cells in order; ``skip`` maps cell indexes not to run to the reason."""
     lang = job.get("lang") or "en"
     cells = job["cells"]
@@ -320,7 +320,7 @@ def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], she
     sys.stdout, sys.stderr = Stream("stdout"), Stream("stderr")
     sys.stdin = io.StringIO("")
     fds = FdCapture()
-    watch = watch or Watch()
+    watch = Watch()
     watch.sys.update(stdout=sys.stdout, stderr=sys.stderr, stdin=sys.stdin)
     watch.fds = {fd: _fd_identity(fd) for fd in (1, 2)}
     signal.signal(signal.SIGALRM, _on_alarm)

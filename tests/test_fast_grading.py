@@ -7,7 +7,6 @@ every way must give the same CSV as one worker grading alone.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import sqlite3
@@ -17,17 +16,10 @@ from types import SimpleNamespace
 import hostile_submissions as H
 import nbformat
 import pytest
+from test_instructor_workflow import run
 from test_robust_grading import hand_in, reference_sources
 
-from autograde.cli import main
 from autograde.workspace import Workspace, release
-
-
-def run(*argv) -> SimpleNamespace:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return SimpleNamespace(rc=rc, out=out.getvalue(), err=err.getvalue())
 
 
 def class_of(student_copy, solutions) -> dict[str, dict[str, bytes]]:

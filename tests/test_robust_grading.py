@@ -9,8 +9,6 @@ run killed halfway resumes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import os
 import re
 import signal
@@ -24,24 +22,12 @@ from types import SimpleNamespace
 import hostile_submissions as H
 import nbformat
 import pytest
+from test_instructor_workflow import run, tree
 
 from autograde import course, sandbox
-from autograde.cli import main
 from autograde.workspace import Workspace, release
 
 OPTIONS = ["--cell-timeout", "4", "--submission-timeout", "10", "--memory-limit", "1", "--no-progress"]
-
-
-def run(*argv) -> SimpleNamespace:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return SimpleNamespace(rc=rc, out=out.getvalue(), err=err.getvalue())
-
-
-def tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def report_of(out: str, student: str) -> list[str]:
