@@ -1,20 +1,28 @@
 """Collect submissions from a folder or a zip into ``COURSE_DIR/submitted/``.
 
-Where each notebook goes is decided from its path alone (see :func:`place`):
+Where each notebook goes is decided from its path alone:
 
 1. nbgrader's layout, ``<student>/<assignment>/<notebook>.ipynb``;
 2. a flat folder per student, ``<student>/<notebook>.ipynb`` (the assignment is the one the
    notebook belongs to);
-3. an LMS download, one folder of files named after the student and the notebook:
+3. a plain download, one folder of files named after the student and the notebook:
    ``alice_01_network.ipynb``, ``01_network_alice.ipynb``, ``alice - 01_network.ipynb``. The file
    name must start or end with a notebook name of the course; the rest, with the separators
-   (``_``, ``-``, ``.``, spaces) between them trimmed, is the student id.
+   (``_``, ``-``, ``.``, spaces) between them trimmed, is the student id;
+4. a Canvas or Moodle download, named as the platform names them (:mod:`autograde.lms`): the
+   student is the platform's user (or, with ``--roster``, the roster's student id), never an
+   attachment id; of several uploads of one notebook the newest is collected and the others are
+   reported. The format is recognised when every notebook is named the platform's way, or chosen
+   with ``--lms``.
 
-A student id is letters, digits and ``_ . @ + -`` only. Everything is checked before anything is
-copied: a notebook that cannot be placed, a corrupt notebook, two files for the same student and
-notebook, or an unreadable zip stops the whole collection with a message naming each file, and the
-workspace is left as it was (``--skip-bad`` collects the rest instead). Files that are not
-notebooks are listed as skipped, never dropped silently; an nbgrader ``timestamp.txt`` next to a
+A student id is letters of any script, digits and ``_ . @ + -``, in Unicode NFC
+(:func:`autograde.roster.id_problem`). Everything is checked before anything is copied: a notebook
+that cannot be placed, a corrupt or oversized notebook (the size is checked before the file is
+read), a symbolic link or other special file (never followed), two files for the same student and
+notebook, a student missing from the roster, or an unreadable zip stops the whole collection with a
+message naming each file, and the workspace is left as it was (``--skip-bad`` collects the rest
+instead). What is validated is a private copy, and that copy is what is collected. Files that are
+not notebooks are listed as skipped, never dropped silently; an nbgrader ``timestamp.txt`` next to a
 notebook is kept.
 """
 
@@ -23,22 +31,24 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
 import shutil
+import stat
 import tempfile
 import textwrap
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from autograde import course
+from autograde import course, lms, roster
 from autograde.editions import EDITIONS
+from autograde.repair import MAX_BYTES, SubmissionError, load_submission
 from autograde.workspace import Workspace
 
 EDITION_NAMES = tuple(EDITIONS)
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 SEPARATORS = "_-. \t"
 JUNK = {"__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db"}
+ROSTER_FILE = "roster.csv"  # the course's copy of the roster last given to collect
+LMS_CHOICES = ("auto", *lms.PLATFORMS, "none")
 
 
 class CollectError(ValueError):
@@ -46,12 +56,25 @@ class CollectError(ValueError):
 
 
 @dataclass(frozen=True)
-class Placement:
-    source: Path  # the file in the (unpacked) input
+class Entry:
+    """One file of the input, as listed (nothing read from it yet)."""
+
+    rel: PurePosixPath  # its path inside the input, in NFC
     shown: str  # its path as the instructor knows it (inside the zip, or on disk)
+    size: int
+    kind: str  # "file", "link" or "other" (a device, a pipe, ...)
+    path: Path | None = None  # on disk, for a folder
+    member: zipfile.ZipInfo | None = None  # in the zip
+
+
+@dataclass(frozen=True)
+class Placement:
+    source: Path  # the validated private copy
+    shown: str
     student: str
     assignment: str
     notebook: str  # without .ipynb
+    note: str = ""  # e.g. "late" (Canvas marked it)
 
     def target(self, ws: Workspace) -> Path:
         return ws.path("submitted", self.student, self.assignment, f"{self.notebook}.ipynb")
@@ -63,6 +86,24 @@ class Plan:
     timestamps: dict[tuple[str, str], Path] = field(default_factory=dict)  # (student, assignment) -> file
     problems: list[str] = field(default_factory=list)  # notebooks that cannot be collected
     skipped: list[str] = field(default_factory=list)  # files that are not notebooks
+    superseded: list[str] = field(default_factory=list)  # older uploads of a notebook collected newer
+    platform: str | None = None
+    why: str = ""  # how the platform was chosen
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry: Entry
+    student: str
+    assignment: str
+    notebook: str
+    user: str = ""  # the platform's user behind the file (to refuse two people sharing one id)
+    order: tuple[int, ...] = ()
+    note: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.student, self.assignment, self.notebook
 
 
 def notebook_index(source: Path | None = None) -> dict[str, str]:
@@ -71,7 +112,7 @@ def notebook_index(source: Path | None = None) -> dict[str, str]:
 
 
 def student_from_name(stem: str, notebooks: dict[str, str]) -> tuple[str | None, str | None]:
-    """Split an LMS file name into (student, notebook): the notebook name at the start or the end.
+    """Split a plain download's file name into (student, notebook): the notebook name at the start or the end.
 
     Returns (None, None) when no notebook name of the course is there, and (None, notebook) when
     nothing is left for the student id. The longest notebook name that fits wins.
@@ -84,6 +125,12 @@ def student_from_name(stem: str, notebooks: dict[str, str]) -> tuple[str | None,
     return None, None
 
 
+def _without_edition(stem: str) -> str:
+    for edition in EDITION_NAMES:
+        stem = stem.removesuffix(f".{edition}")
+    return stem
+
+
 def place(rel: PurePosixPath, notebooks: dict[str, str]) -> tuple[str, str, str] | str:
     """(student, assignment, notebook) for a notebook at ``rel`` inside the input, or why it cannot be placed.
 
@@ -91,9 +138,7 @@ def place(rel: PurePosixPath, notebooks: dict[str, str]) -> tuple[str, str, str]
     folder named after an edition (``alice/ko/01_network/01_network.ipynb``, as the Korean student
     copy is laid out) and an edition suffix (``01_network.ko.ipynb``) are looked through.
     """
-    stem, parents = rel.stem, list(rel.parent.parts)
-    for edition in EDITION_NAMES:
-        stem = stem.removesuffix(f".{edition}")
+    stem, parents = _without_edition(roster.normal(rel.stem)), [roster.normal(p) for p in rel.parent.parts]
     assignments = set(notebooks.values())
     if parents and parents[-1] in EDITION_NAMES and stem in notebooks:
         parents.pop()
@@ -117,72 +162,234 @@ def place(rel: PurePosixPath, notebooks: dict[str, str]) -> tuple[str, str, str]
         if student is None:
             return f"no student id in the file name (expected e.g. alice_{name}.ipynb)"
         stem, assignment = name, notebooks[name]
-    if not STUDENT_ID.match(student):
-        return f"{student!r} is not a usable student id (letters, digits and _ . @ + - only)"
-    return student, assignment, stem
+    return roster.id_problem(student) or (student, assignment, stem)
 
 
-def readable_notebook(path: Path) -> str | None:
-    """None if ``path`` is a notebook nbformat can read; else why not."""
-    import nbformat
+def notebook_of(file: str, notebooks: dict[str, str]) -> str | None:
+    """The course notebook an uploaded file is, from its name (re-upload and edition suffixes looked through)."""
+    name, _ = lms.copy_number(roster.normal(file))
+    stem = _without_edition(name.removesuffix(".ipynb"))
+    if stem in notebooks:
+        return stem
+    return student_from_name(stem, notebooks)[1]
 
+
+def place_upload(upload: lms.Upload, notebooks: dict[str, str], people: roster.Roster | None) -> tuple[str, str, str] | str:
+    """(student, assignment, notebook) for one file of a Canvas or Moodle download, or why it cannot be placed."""
+    notebook = notebook_of(upload.file, notebooks)
+    if notebook is None:
+        return (f"{upload.file!r} is no notebook of the course; expected one of {', '.join(sorted(notebooks))}"
+                " (the name the student uploaded must start or end with it)")
+    who = f"{upload.platform.capitalize()} user {upload.user}" if upload.platform == "canvas" else repr(upload.name)
+    if people is None:
+        student = lms.default_student(upload)
+    else:
+        found = ([p] if (p := people.by_canvas_id(upload.user)) else []) if upload.platform == "canvas" \
+            else people.by_name(upload.name)
+        if not found:
+            return f"{who} ({upload.name}) is not on the roster {people.source.name}"
+        if len(found) > 1:
+            return f"{who} matches several students on the roster: {', '.join(p.label() for p in found)}"
+        student = found[0].student
+    return roster.id_problem(student) or (student, notebooks[notebook], notebook)
+
+
+# -- listing the input ---------------------------------------------------------------------
+def folder_entries(root: Path) -> list[Entry]:
+    """Every file under ``root``, links and special files included but never followed."""
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in JUNK)
+        for name in sorted(filenames) + dirnames:
+            path = Path(dirpath, name)
+            info = path.lstat()
+            if stat.S_ISDIR(info.st_mode):
+                continue
+            kind = "link" if stat.S_ISLNK(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other"
+            rel = PurePosixPath(roster.normal(path.relative_to(root).as_posix()))
+            entries.append(Entry(rel, f"{root}/{path.relative_to(root).as_posix()}", info.st_size, kind, path=path))
+    return entries
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's name; names stored in UTF-8 without the UTF-8 flag are read as UTF-8."""
+    if info.flag_bits & 0x800:
+        return info.filename
     try:
-        nbformat.read(path, as_version=4)
-    except Exception as error:  # nbformat raises several kinds for a broken file
-        return f"not a readable notebook ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
-    return None
+        return info.filename.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
 
 
-def make_plan(root: Path, notebooks: dict[str, str], shown_prefix: str = "") -> Plan:
-    """Decide where every file under ``root`` goes, without copying anything."""
+def zip_entries(archive: Path, zf: zipfile.ZipFile) -> list[Entry]:
+    """Every file in the zip; a path that leaves the archive stops everything."""
+    entries = []
+    for info in zf.infolist():
+        name = PurePosixPath(_member_name(info))
+        if name.is_absolute() or ".." in name.parts:
+            raise CollectError(f"{archive}: refusing {info.filename} (a path outside the archive); nothing was collected")
+        if info.is_dir():
+            continue
+        mode = info.external_attr >> 16
+        kind = "link" if stat.S_ISLNK(mode) else "other" if stat.S_IFMT(mode) not in (0, stat.S_IFREG) else "file"
+        entries.append(Entry(PurePosixPath(roster.normal(str(name))), f"{archive}:{name}", info.file_size, kind,
+                             member=info))
+    return entries
+
+
+def private_copy(entry: Entry, zf: zipfile.ZipFile | None, dest: Path, max_bytes: int) -> Path:
+    """Copy one file into ``dest`` (reading at most ``max_bytes`` + 1 bytes, following no link)."""
+    dest.mkdir(parents=True)
+    target = dest / entry.rel.name
+    if entry.member is not None:
+        source = zf.open(entry.member)
+    else:
+        source = os.fdopen(os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+    with source, open(target, "wb") as out:
+        data = source.read(max_bytes + 1)
+        out.write(data)
+    return target
+
+
+# -- deciding ------------------------------------------------------------------------------
+@dataclass
+class Settings:
+    """What collect was asked to do."""
+
+    lms: str = "auto"
+    people: roster.Roster | None = None
+    max_bytes: int = MAX_BYTES
+    skip_bad: bool = False
+
+
+def make_plan(entries: list[Entry], notebooks: dict[str, str], settings: Settings,
+              zf: zipfile.ZipFile | None, scratch: Path) -> Plan:
+    """Decide where every file goes and check each notebook, without copying anything into the course."""
     plan = Plan()
-    where: dict[tuple[str, str, str], str] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = PurePosixPath(path.relative_to(root).as_posix())
-        shown = f"{shown_prefix}{rel}"
+    wanted = []
+    for entry in entries:
+        rel, shown = entry.rel, entry.shown
         if JUNK.intersection(rel.parts) or rel.name.startswith("._"):
             continue  # operating-system clutter, not the learners' files
-        if rel.name == "timestamp.txt" and len(rel.parts) >= 3 and rel.parts[-2] in notebooks.values():
-            plan.timestamps[(rel.parts[-3], rel.parts[-2])] = path
-            continue
-        if rel.suffix != ".ipynb":
+        if entry.kind == "link":
+            plan.problems.append(f"{shown}: a symbolic link; collect never follows links (put the file itself there)")
+        elif entry.kind == "other":
+            plan.problems.append(f"{shown}: not a regular file")
+        elif rel.name == "timestamp.txt" and len(rel.parts) >= 3 and rel.parts[-2] in notebooks.values():
+            if entry.size <= 1024:
+                stamp = private_copy(entry, zf, scratch / f"t{len(plan.timestamps)}", 1024)
+                plan.timestamps[(rel.parts[-3], rel.parts[-2])] = stamp
+        elif rel.suffix != ".ipynb":
             plan.skipped.append(f"{shown}: not a notebook (.ipynb)")
-            continue
-        placed = place(rel, notebooks)
-        if isinstance(placed, str):
-            plan.problems.append(f"{shown}: {placed}")
-            continue
-        broken = readable_notebook(path)
-        if broken:
-            plan.problems.append(f"{shown}: {broken}")
-            continue
-        if placed in where:
-            plan.problems.append(f"{shown}: the same student and notebook as {where[placed]} "
-                                 f"({placed[0]}/{placed[1]}/{placed[2]}.ipynb); keep one")
-            continue
-        where[placed] = shown
-        plan.placements.append(Placement(path, shown, *placed))
+        else:
+            wanted.append(entry)
+    plan.platform, plan.why = _platform(wanted, settings.lms)
+    candidates = [c for e in wanted if (c := _candidate(e, notebooks, settings.people, plan))]
+    for number, winner in enumerate(_newest(candidates, plan)):
+        _check_and_keep(winner, plan, settings.max_bytes, zf, scratch / f"n{number}")
+    if settings.people is not None:
+        plan.timestamps = {(p.student, a): f for (s, a), f in plan.timestamps.items()
+                           if (p := settings.people.find(s))}
     return plan
 
 
-def unpack(archive: Path, dest: Path) -> None:
-    """Extract a zip into ``dest``, refusing corrupt archives and paths that leave it."""
+def _platform(entries: list[Entry], choice: str) -> tuple[str | None, str]:
+    if choice == "none":
+        return None, "--lms none"
+    if choice in lms.PLATFORMS:
+        return choice, f"--lms {choice}"
+    try:
+        return lms.detect([e.rel for e in entries])
+    except ValueError as error:
+        raise CollectError(f"{error}; nothing was collected") from None
+
+
+def _candidate(entry: Entry, notebooks: dict[str, str], people: roster.Roster | None, plan: Plan) -> Candidate | None:
+    """Where one notebook goes, or None (with the problem recorded)."""
+    if plan.platform is None:
+        placed = place(entry.rel, notebooks)
+        if isinstance(placed, tuple) and people is not None:
+            person = people.find(placed[0])
+            placed = (person.student, *placed[1:]) if person else \
+                f"{placed[0]!r} is not on the roster {people.source.name}"
+        upload = None
+    else:
+        upload = lms.PARSERS[plan.platform](entry.rel)
+        placed = upload if isinstance(upload, str) else place_upload(upload, notebooks, people)
+    if isinstance(placed, str):
+        plan.problems.append(f"{entry.shown}: {placed}")
+        return None
+    if upload is None:
+        return Candidate(entry, *placed)
+    return Candidate(entry, *placed, user=upload.user, order=upload.order, note="late" if upload.late else "")
+
+
+def _newest(candidates: list[Candidate], plan: Plan) -> list[Candidate]:
+    """One candidate per student and notebook: the newest upload (LMS), else refuse the repeats."""
+    groups: dict[tuple[str, str, str], list[Candidate]] = {}
+    for c in candidates:
+        groups.setdefault(c.key, []).append(c)
+    users: dict[tuple[str, str], set[str]] = {}
+    for c in candidates:
+        users.setdefault((c.student, c.assignment), set()).add(c.user)
+    winners = []
+    for key, group in groups.items():
+        target = "/".join(key) + ".ipynb"
+        if len(users[key[:2]]) > 1:
+            plan.problems += [f"{c.entry.shown}: {len(users[key[:2]])} different people in this download "
+                              f"({', '.join(sorted(users[key[:2]]))}) would be one student {key[0]!r}; "
+                              "give collect a --roster that tells them apart" for c in group]
+            continue
+        if plan.platform is None:
+            winners.append(group[0])
+            plan.problems += [f"{c.entry.shown}: the same student and notebook as {group[0].entry.shown} "
+                              f"({target}); keep one" for c in group[1:]]
+            continue
+        group.sort(key=lambda c: c.order)
+        if len(group) > 1 and group[-1].order == group[-2].order:
+            plan.problems += [f"{c.entry.shown}: one of {len(group)} files for {target} and nothing says which "
+                              "was uploaded last; keep one" for c in group]
+            continue
+        winners.append(group[-1])
+        plan.superseded += [f"{c.entry.shown}: an older upload than {group[-1].entry.shown} ({target})"
+                            for c in group[:-1]]
+    return winners
+
+
+def _check_and_keep(c: Candidate, plan: Plan, max_bytes: int, zf: zipfile.ZipFile | None, scratch: Path) -> None:
+    """Refuse an oversized file before reading it; read the rest as notebooks; keep the good ones."""
+    limit = f"{max_bytes / 2**20:.3g}"
+    if c.entry.size > max_bytes:
+        plan.problems.append(f"{c.entry.shown}: {c.entry.size / 2**20:.1f} MB, over the {limit} MB limit "
+                             "(not read; clear its outputs and hand it in again, or raise --max-megabytes)")
+        return
+    copy = private_copy(c.entry, zf, scratch, max_bytes)
+    if copy.stat().st_size > max_bytes:  # the file grew, or the zip understated it
+        plan.problems.append(f"{c.entry.shown}: over the {limit} MB limit")
+        return
+    try:
+        load_submission(copy, max_bytes=max_bytes)
+    except SubmissionError as error:
+        plan.problems.append(f"{c.entry.shown}: not a readable notebook ({error})")
+        return
+    plan.placements.append(Placement(copy, c.entry.shown, c.student, c.assignment, c.notebook, c.note))
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
     if not zipfile.is_zipfile(archive):
         raise CollectError(f"{archive}: not a readable zip file (corrupt or another format); nothing was collected")
     try:
-        with zipfile.ZipFile(archive) as zf:
-            bad = zf.testzip()
-            if bad:
-                raise CollectError(f"{archive}: the zip is damaged at {bad}; nothing was collected")
-            for info in zf.infolist():
-                name = PurePosixPath(info.filename)
-                if name.is_absolute() or ".." in name.parts:
-                    raise CollectError(f"{archive}: refusing {info.filename} (a path outside the archive)")
-            zf.extractall(dest)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        zf = zipfile.ZipFile(archive)
+        bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
         raise CollectError(f"{archive}: cannot read the zip ({error}); nothing was collected") from None
+    if bad:
+        zf.close()
+        raise CollectError(f"{archive}: the zip is damaged at {bad}; nothing was collected")
+    return zf
 
 
+# -- copying -------------------------------------------------------------------------------
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -201,37 +408,46 @@ class Report:
     unchanged: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # roster students with nothing for an assignment collected
+    source: str = ""  # the format read, and why
 
 
-def collect(ws: Workspace, path: Path, skip_bad: bool = False) -> Report:
+def collect(ws: Workspace, path: Path, skip_bad: bool = False, settings: Settings | None = None) -> Report:
     """Copy the submissions in ``path`` (a folder or a .zip) into ``ws``'s ``submitted/`` folder.
 
     Raises :class:`CollectError`, having copied nothing, when the input is unreadable or any
     notebook cannot be placed (unless ``skip_bad``).
     """
+    settings = settings or Settings(skip_bad=skip_bad)
     path = Path(path)
     if not path.exists():
         raise CollectError(f"{path}: no such file or folder")
     notebooks = notebook_index(ws.source)
     with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
-        if path.is_dir():
-            root, prefix = path, f"{path}/"
-        else:
-            root, prefix = Path(tmp), f"{path}:"
-            unpack(path, root)
-        plan = make_plan(root, notebooks, prefix)
-        if plan.problems and not skip_bad:
+        zf = None if path.is_dir() else _open_zip(path)
+        try:
+            entries = folder_entries(path) if zf is None else zip_entries(path, zf)
+            plan = make_plan(entries, notebooks, settings, zf, Path(tmp))
+        finally:
+            if zf is not None:
+                zf.close()
+        if plan.problems and not settings.skip_bad:
             raise CollectError(
                 f"{len(plan.problems)} file(s) in {path} cannot be collected; nothing was copied:\n  "
                 + "\n  ".join(plan.problems)
                 + "\n(fix or remove them, or pass --skip-bad to collect the rest; see `autograde collect --help`)")
         if not plan.placements:
             raise CollectError(f"no submissions found in {path}; nothing was copied"
-                               + ("".join(f"\n  skipped {s}" for s in plan.skipped)))
-        report = Report(problems=plan.problems, skipped=plan.skipped)
+                               + ("".join(f"\n  skipped {s}" for s in plan.skipped))
+                               + ("".join(f"\n  NOT COLLECTED {s}" for s in plan.problems)))
+        report = Report(problems=plan.problems, skipped=plan.skipped, superseded=plan.superseded,
+                        source=f"{plan.platform.capitalize()} download ({plan.why})" if plan.platform
+                        else f"plain layout ({plan.why})")
+        report.missing = _missing(ws, plan, settings.people)
         for p in plan.placements:
             target = p.target(ws)
-            label = f"{p.shown} -> {target.relative_to(ws.root)}"
+            label = f"{p.shown} -> {target.relative_to(ws.root)}" + (f" ({p.note})" if p.note else "")
             if target.exists() and _digest(target) == _digest(p.source):
                 report.unchanged.append(label)
                 continue
@@ -240,39 +456,67 @@ def collect(ws: Workspace, path: Path, skip_bad: bool = False) -> Report:
         for (student, assignment), stamp in plan.timestamps.items():
             if ws.path("submitted", student, assignment).is_dir():
                 _copy_atomic(stamp, ws.path("submitted", student, assignment, "timestamp.txt"))
+        if settings.people is not None:
+            shutil.copyfile(settings.people.source, ws.root / ROSTER_FILE)
     return report
+
+
+def _missing(ws: Workspace, plan: Plan, people: roster.Roster | None) -> list[str]:
+    """Roster students who have nothing for an assignment this collection brought in (nor from before)."""
+    if people is None:
+        return []
+    have = {(p.student, p.assignment) for p in plan.placements}
+    return [f"{a}: {person.label()}" for a in sorted({p.assignment for p in plan.placements})
+            for person in people.people
+            if (person.student, a) not in have and not ws.path("submitted", person.student, a).is_dir()]
 
 
 # -- command line ------------------------------------------------------------------------
 def cmd_collect(args: argparse.Namespace) -> int:
     ws = Workspace(root=args.course_dir, db_url=args.db)
-    report = collect(ws, args.path, skip_bad=args.skip_bad)
+    people = roster.read(args.roster, list(course.assignments(ws.source))) if args.roster else None
+    settings = Settings(lms=args.lms, people=people, max_bytes=int(args.max_megabytes * 2**20), skip_bad=args.skip_bad)
+    report = collect(ws, args.path, settings=settings)
+    print(f"reading {args.path} as a {report.source}")
     for label in report.new:
         print(f"new        {label}")
     for label in report.replaced:
         print(f"replaced   {label}")
     for label in report.unchanged:
         print(f"unchanged  {label}")
+    for item in report.superseded:
+        print(f"older      {item}")
     for item in report.skipped:
         print(f"skipped    {item}")
+    for item in report.missing:
+        print(f"not handed in  {item}")
     for item in report.problems:
         print(f"NOT COLLECTED {item}")
     print(f"collected into {ws.path('submitted')}: {len(report.new)} new, {len(report.replaced)} replaced, "
-          f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped, {len(report.problems)} not collected")
+          f"{len(report.unchanged)} unchanged, {len(report.superseded)} older uploads left, {len(report.skipped)} "
+          f"skipped, {len(report.problems)} not collected"
+          + (f"; {len(report.missing)} not handed in (roster)" if people else ""))
     return 1 if report.problems else 0
 
 
 EPILOG = """\
-where each notebook goes (STUDENT is letters, digits and _ . @ + - only):
+where each notebook goes (STUDENT: letters of any script, digits and _ . @ + -):
   STUDENT/ASSIGNMENT/NOTEBOOK.ipynb   nbgrader's own layout
   STUDENT/NOTEBOOK.ipynb              one folder per student
-  STUDENT_NOTEBOOK.ipynb              an LMS download: the file name starts or ends with a
+  STUDENT_NOTEBOOK.ipynb              a plain download: the file name starts or ends with a
   NOTEBOOK_STUDENT.ipynb              notebook name of the course and the rest is the student
   STUDENT - NOTEBOOK.ipynb            id (separators _ - . and spaces between them are trimmed)
+  kimminsu_123456_7890123_NOTEBOOK.ipynb
+                                      Canvas "Download Submissions": STUDENT is the Canvas user
+                                      id (123456), or the roster's id; _LATE_ and -1 understood
+  Kim Minsu_88_assignsubmission_file/NOTEBOOK.ipynb
+                                      Moodle "Download all submissions" (or ..._file_NOTEBOOK.ipynb):
+                                      STUDENT is the roster's id, else the name (Kim_Minsu)
 The ASSIGNMENT is the one NOTEBOOK belongs to. Any folders above these are ignored.
 
 examples:
   autograde collect ~/Downloads/submissions.zip
+  autograde collect --roster grades-export.csv ~/Downloads/submissions.zip
   autograde collect exchange/inbound/
 """
 
@@ -280,14 +524,24 @@ examples:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "collect", help="copy submissions from a folder or a zip into the course",
-        description=textwrap.fill("Copy the students' notebooks from PATH (a folder or a .zip) into "
-        "COURSE_DIR/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb, ready for `autograde grade`. "
-        "Everything is checked first: if any notebook cannot be placed (no student id, an unknown "
-        "notebook, a corrupt file, two files for the same student and notebook) or the zip is unreadable, "
-        "nothing is copied and each problem is listed. Collecting again replaces a student's earlier "
-        "notebook with the new one. Files that are not notebooks are listed as skipped.", 100),
+        description=textwrap.fill("Copy the students' notebooks from PATH (a folder or a .zip, e.g. a Canvas "
+        "or Moodle download) into COURSE_DIR/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb, ready for `autograde "
+        "grade`. Everything is checked first: if any notebook cannot be placed (no student id, an unknown "
+        "notebook, a corrupt or oversized file, a symbolic link, two files for the same student and notebook, "
+        "a student not on the roster) or the zip is unreadable, nothing is copied and each problem is listed. "
+        "Collecting again replaces a student's earlier notebook with the new one. Files that are not notebooks "
+        "are listed as skipped.", 100),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", type=Path, metavar="PATH", help="a folder or a .zip of submitted notebooks")
+    p.add_argument("--lms", choices=LMS_CHOICES, default="auto",
+                   help="how the files are named: canvas, moodle, none (the plain layouts above) or auto (default: "
+                   "a platform when every notebook is named its way, said in the output)")
+    p.add_argument("--roster", type=Path, metavar="FILE.csv",
+                   help="the class list exported from the LMS (Canvas: Grades > Export; Moodle: grades or "
+                   "participants export): maps each file to the course's student id, refuses files of anyone "
+                   "not on it, and lists who has not handed in; kept as COURSE_DIR/roster.csv for export")
+    p.add_argument("--max-megabytes", type=float, default=MAX_BYTES / 2**20, metavar="MB",
+                   help="larger notebooks are refused before they are read (default: %(default)g)")
     p.add_argument("--skip-bad", action="store_true",
                    help="collect what can be placed and list the rest (exit status 1) instead of copying nothing")
     p.set_defaults(func=cmd_collect)
