@@ -65,23 +65,16 @@ MOODLE_ISSUE = {  # the participant id is per assignment in Moodle, so it differ
 }
 
 
-def test_does_the_canvas_zip_of_the_issue_collect_into_one_student(tmp_path):
-    result = run("--course-dir", tmp_path / "c", "collect", make_zip(tmp_path / "submissions.zip", CANVAS_ISSUE))
+@pytest.mark.parametrize("files, platform, student", [(CANVAS_ISSUE, "Canvas", "123456"),
+                                                      (MOODLE_ISSUE, "Moodle", "Kim_Minsu")])
+def test_does_the_download_of_the_issue_collect_into_one_student(tmp_path, files, platform, student):
+    result = run("--course-dir", tmp_path / "c", "collect", make_zip(tmp_path / "submissions.zip", files))
     assert result.rc == 0, result.err
-    assert "as a Canvas download (every notebook is named as Canvas names its downloads" in result.out
-    assert sorted(submitted(tmp_path / "c")) == ["123456/01_network/01_network.ipynb",
-                                                 "123456/02_losses/02_losses.ipynb",
-                                                 "123456/03_backprop/03_backprop.ipynb"]
-    assert "03_backprop.ipynb (late)" in result.out
-
-
-def test_does_the_moodle_equivalent_collect_into_one_student(tmp_path):
-    result = run("--course-dir", tmp_path / "c", "collect", make_zip(tmp_path / "moodle.zip", MOODLE_ISSUE))
-    assert result.rc == 0, result.err
-    assert "as a Moodle download" in result.out
-    assert sorted(submitted(tmp_path / "c")) == ["Kim_Minsu/01_network/01_network.ipynb",
-                                                 "Kim_Minsu/02_losses/02_losses.ipynb",
-                                                 "Kim_Minsu/03_backprop/03_backprop.ipynb"]
+    assert f"as a {platform} download (every notebook is named as {platform} names its downloads" in result.out
+    assert sorted(submitted(tmp_path / "c")) == [f"{student}/01_network/01_network.ipynb",
+                                                 f"{student}/02_losses/02_losses.ipynb",
+                                                 f"{student}/03_backprop/03_backprop.ipynb"]
+    assert platform == "Moodle" or "03_backprop.ipynb (late)" in result.out  # Moodle's names carry no late mark
 
 
 # -- a class: rosters, late work, re-uploads, spaces, Hangul, a stray file -------------------------
