@@ -271,3 +271,89 @@ def test_is_a_roster_with_a_repeated_id_refused(tmp_path):
 def read_rows(path: Path) -> list[list[str]]:
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.reader(f))
+
+
+# -- export --lms: the import files, column by column ------------------------------------------------
+def points(assignment: str) -> str:
+    return f"{sum(nb.points for nb in course.assignments()[assignment]):g}"
+
+
+@pytest.fixture
+def graded_table(monkeypatch):
+    """export reads these scores (assignment totals) instead of a gradebook: no grading needed."""
+    from autograde import export
+
+    def fake(scores: dict[str, dict[str, float]]):
+        table = export.empty_table()
+        for student, per_assignment in scores.items():
+            row = dict.fromkeys(table.columns, 0.0)
+            row.update({f"{a}/total": v for a, v in per_assignment.items()})
+            table.rows[student] = row
+        monkeypatch.setattr(export, "build_table", lambda ws, api=None: table)
+    return fake
+
+
+def test_is_the_canvas_import_the_gradebook_format_column_by_column(tmp_path, rosters, graded_table):
+    course_dir = tmp_path / "c"
+    assert run("--course-dir", course_dir, "collect", "--roster", rosters.canvas,
+               make_zip(tmp_path / "d.zip", CANVAS_CLASS)).rc == 0
+    graded_table({"2024001": {"01_network": 5, "02_losses": 2.5}, "2024002": {"01_network": 7},
+                  "2024003": {"02_losses": 9}})
+    result = run("--course-dir", course_dir, "export", "--lms", "canvas", tmp_path / "canvas.csv")
+    assert result.rc == 0, result.err
+    rows = read_rows(tmp_path / "canvas.csv")
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "01_network (5001)", "02_losses (5002)"]
+    assert rows[1] == ["Points Possible", "", "", "", "", points("01_network"), points("02_losses")]
+    assert rows[2:] == [
+        ["Kim, Minsu", "123456", "2024001", "kminsu", "Section A", "5", "2.5"],
+        ["Smith, Anna Lee", "456789", "2024002", "asmith", "Section A", "7", "0"],
+        ["이, 서연", "777001", "2024003", "slee", "Section B", "0", "9"],
+        ["Park, Jisoo", "888001", "2024004", "jpark", "Section B", "0", "0"],  # on the roster, handed in nothing
+    ]
+    assert "left out (nobody handed them in): 03_backprop" in result.out
+    assert f"points possible: 01_network {points('01_network')}, 02_losses {points('02_losses')}" in result.out
+
+
+def test_is_the_moodle_import_keyed_by_the_rosters_identifiers(tmp_path, rosters, graded_table):
+    course_dir = tmp_path / "c"
+    assert run("--course-dir", course_dir, "collect", "--roster", rosters.moodle,
+               make_zip(tmp_path / "d.zip", MOODLE_CLASS)).rc == 0
+    graded_table({"2024001": {"01_network": 6}, "2024002": {"01_network": 7}, "2024003": {"01_network": 1.5}})
+    result = run("--course-dir", course_dir, "export", "--lms", "moodle", tmp_path / "moodle.csv")
+    assert result.rc == 0, result.err
+    assert read_rows(tmp_path / "moodle.csv") == [
+        ["First name", "Last name", "ID number", "Email address", "01_network"],
+        ["Minsu", "Kim", "2024001", "kim@uni.ac.kr", "6"],
+        ["Anna Lee", "Smith", "2024002", "anna@uni.ac.kr", "7"],
+        ["서연", "이", "2024003", "lee@uni.ac.kr", "1.5"],
+        ["Jisoo", "Park", "2024004", "park@uni.ac.kr", "0"],
+    ]
+    assert f"maximum grade must be: 01_network {points('01_network')}" in result.out
+
+
+def test_does_a_canvas_import_without_roster_use_the_canvas_user_ids(tmp_path, graded_table):
+    course_dir = tmp_path / "c"
+    assert run("--course-dir", course_dir, "collect", make_zip(tmp_path / "d.zip", CANVAS_ISSUE)).rc == 0
+    graded_table({"123456": {"01_network": 7, "02_losses": 1, "03_backprop": 4}})
+    assert run("--course-dir", course_dir, "export", "--lms", "canvas", tmp_path / "canvas.csv").rc == 0
+    rows = read_rows(tmp_path / "canvas.csv")
+    assert rows[0][5:] == ["01_network", "02_losses", "03_backprop"]  # Canvas matches these titles or creates them
+    assert rows[2] == ["123456", "123456", "", "", "", "7", "1", "4"]
+
+
+def test_does_a_moodle_import_without_roster_say_what_it_needs(tmp_path, graded_table):
+    course_dir = tmp_path / "c"
+    assert run("--course-dir", course_dir, "collect", make_zip(tmp_path / "d.zip", MOODLE_ISSUE)).rc == 0
+    graded_table({"Kim_Minsu": {"01_network": 7}})
+    result = run("--course-dir", course_dir, "export", "--lms", "moodle", tmp_path / "moodle.csv")
+    assert result.rc == 2 and "needs every student e-mail addresses" in result.err and "Kim_Minsu" in result.err
+    assert not (tmp_path / "moodle.csv").exists()
+
+
+def test_is_a_graded_student_missing_from_the_roster_refused_at_export(tmp_path, rosters, graded_table):
+    course_dir = tmp_path / "c"
+    assert run("--course-dir", course_dir, "collect", "--roster", rosters.canvas,
+               make_zip(tmp_path / "d.zip", CANVAS_CLASS)).rc == 0
+    graded_table({"2024001": {"01_network": 5}, "stranger": {"01_network": 7}})
+    result = run("--course-dir", course_dir, "export", "--lms", "canvas", tmp_path / "canvas.csv")
+    assert result.rc == 2 and "on the roster; these are not: stranger" in result.err
