@@ -36,6 +36,7 @@ import stat
 import tempfile
 import textwrap
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -276,8 +277,7 @@ def make_plan(entries: list[Entry], notebooks: dict[str, str], settings: Setting
         elif entry.kind == "other":
             plan.problems.append(f"{shown}: not a regular file")
         elif rel.name == "timestamp.txt" and len(rel.parts) >= 3 and rel.parts[-2] in notebooks.values():
-            if entry.size <= 1024:
-                stamp = private_copy(entry, zf, scratch / f"t{len(plan.timestamps)}", 1024)
+            if entry.size <= 1024 and (stamp := _copy(entry, zf, scratch / f"t{len(plan.timestamps)}", 1024, plan)):
                 plan.timestamps[(rel.parts[-3], rel.parts[-2])] = stamp
         elif rel.suffix != ".ipynb":
             plan.skipped.append(f"{shown}: not a notebook (.ipynb)")
@@ -356,6 +356,15 @@ def _newest(candidates: list[Candidate], plan: Plan) -> list[Candidate]:
     return winners
 
 
+def _copy(entry: Entry, zf: zipfile.ZipFile | None, dest: Path, max_bytes: int, plan: Plan) -> Path | None:
+    """:func:`private_copy`, or None with the problem recorded when the zip member is damaged."""
+    try:
+        return private_copy(entry, zf, dest, max_bytes)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        plan.problems.append(f"{entry.shown}: damaged in the zip ({error})")
+        return None
+
+
 def _check_and_keep(c: Candidate, plan: Plan, max_bytes: int, zf: zipfile.ZipFile | None, scratch: Path) -> None:
     """Refuse an oversized file before reading it; read the rest as notebooks; keep the good ones."""
     limit = f"{max_bytes / 2**20:.3g}"
@@ -363,7 +372,9 @@ def _check_and_keep(c: Candidate, plan: Plan, max_bytes: int, zf: zipfile.ZipFil
         plan.problems.append(f"{c.entry.shown}: {c.entry.size / 2**20:.1f} MB, over the {limit} MB limit "
                              "(not read; clear its outputs and hand it in again, or raise --max-megabytes)")
         return
-    copy = private_copy(c.entry, zf, scratch, max_bytes)
+    copy = _copy(c.entry, zf, scratch, max_bytes, plan)
+    if copy is None:
+        return
     if copy.stat().st_size > max_bytes:  # the file grew, or the zip understated it
         plan.problems.append(f"{c.entry.shown}: over the {limit} MB limit")
         return
@@ -379,14 +390,9 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
     if not zipfile.is_zipfile(archive):
         raise CollectError(f"{archive}: not a readable zip file (corrupt or another format); nothing was collected")
     try:
-        zf = zipfile.ZipFile(archive)
-        bad = zf.testzip()
+        return zipfile.ZipFile(archive)  # each member's checksum is checked when it is read, not before
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
         raise CollectError(f"{archive}: cannot read the zip ({error}); nothing was collected") from None
-    if bad:
-        zf.close()
-        raise CollectError(f"{archive}: the zip is damaged at {bad}; nothing was collected")
-    return zf
 
 
 # -- copying -------------------------------------------------------------------------------
