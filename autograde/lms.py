@@ -1,13 +1,14 @@
-"""The file formats of Canvas and Moodle: their submission downloads, and their gradebook imports.
+"""The Canvas and Moodle submission downloads: how each platform names the files, and who they belong to.
 
 Downloads (what ``collect --lms`` reads), as each platform's source code writes them:
 
 * **Canvas** "Download Submissions" (``lib/content_zipper.rb``): one flat zip of files named
   ``{name}[_LATE]_{user id}_{attachment id}_{file}``. ``name`` is the student's sortable name in
   lower case with everything but letters, digits and ``_`` removed (``kimminsu``, ``김민수``), and
-  Canvas strips ``_<digits>_`` from it so that the ids can be found; ``LATE`` marks a late
-  submission; ``file`` is the name the student uploaded. A file uploaded again under a name the
-  student already used gets ``-1``, ``-2``, ... before its extension (``Attachment.make_unique_filename``).
+  Canvas drops the underscores around any digits in it (``_12_`` becomes ``12``) so that the ids
+  can be found; ``LATE`` marks a late submission; ``file`` is the name the student uploaded. A
+  file uploaded again under a name the student already used gets ``-1``, ``-2``, ... before its
+  extension (``Attachment.make_unique_filename``).
   Anonymous grading writes ``anon_{anonymous id}`` instead of the name and user id.
 * **Moodle** "Download all submissions" (``mod/assign/classes/downloader.php``): a folder per
   student ``{Full Name}_{participant id}_assignsubmission_file/{file}`` (the default), or with
