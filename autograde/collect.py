@@ -32,7 +32,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import stat
 import tempfile
 import textwrap
 import zipfile
@@ -42,30 +41,18 @@ from pathlib import Path, PurePosixPath
 
 from autograde import course, lms, roster
 from autograde.editions import EDITIONS
+from autograde.inbox import JUNK, Entry, InboxError, folder_entries, open_zip, private_copy, zip_entries
 from autograde.repair import MAX_BYTES, SubmissionError, load_submission
 from autograde.workspace import Workspace
 
 EDITION_NAMES = tuple(EDITIONS)
 SEPARATORS = "_-. \t"
-JUNK = {"__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db"}
 ROSTER_FILE = "roster.csv"  # the course's copy of the roster last given to collect
 LMS_CHOICES = ("auto", *lms.PLATFORMS, "none")
 
 
 class CollectError(ValueError):
     """The input cannot be collected as it is; nothing was copied."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One file of the input, as listed (nothing read from it yet)."""
-
-    rel: PurePosixPath  # its path inside the input, in NFC
-    shown: str  # its path as the instructor knows it (inside the zip, or on disk)
-    size: int
-    kind: str  # "file", "link" or "other" (a device, a pipe, ...)
-    path: Path | None = None  # on disk, for a folder
-    member: zipfile.ZipInfo | None = None  # in the zip
 
 
 @dataclass(frozen=True)
@@ -195,63 +182,6 @@ def place_upload(upload: lms.Upload, notebooks: dict[str, str], people: roster.R
     return roster.id_problem(student) or (student, notebooks[notebook], notebook)
 
 
-# -- listing the input ---------------------------------------------------------------------
-def folder_entries(root: Path) -> list[Entry]:
-    """Every file under ``root``, links and special files included but never followed."""
-    entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in JUNK)
-        for name in sorted(filenames) + dirnames:
-            path = Path(dirpath, name)
-            info = path.lstat()
-            if stat.S_ISDIR(info.st_mode):
-                continue
-            kind = "link" if stat.S_ISLNK(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other"
-            rel = PurePosixPath(roster.normal(path.relative_to(root).as_posix()))
-            entries.append(Entry(rel, f"{root}/{path.relative_to(root).as_posix()}", info.st_size, kind, path=path))
-    return entries
-
-
-def _member_name(info: zipfile.ZipInfo) -> str:
-    """A zip member's name; names stored in UTF-8 without the UTF-8 flag are read as UTF-8."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        return info.filename.encode("cp437").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return info.filename
-
-
-def zip_entries(archive: Path, zf: zipfile.ZipFile) -> list[Entry]:
-    """Every file in the zip; a path that leaves the archive stops everything."""
-    entries = []
-    for info in zf.infolist():
-        name = PurePosixPath(_member_name(info))
-        if name.is_absolute() or ".." in name.parts:
-            raise CollectError(f"{archive}: refusing {info.filename} (a path outside the archive); nothing was collected")
-        if info.is_dir():
-            continue
-        mode = info.external_attr >> 16
-        kind = "link" if stat.S_ISLNK(mode) else "other" if stat.S_IFMT(mode) not in (0, stat.S_IFREG) else "file"
-        entries.append(Entry(PurePosixPath(roster.normal(str(name))), f"{archive}:{name}", info.file_size, kind,
-                             member=info))
-    return entries
-
-
-def private_copy(entry: Entry, zf: zipfile.ZipFile | None, dest: Path, max_bytes: int) -> Path:
-    """Copy one file into ``dest`` (reading at most ``max_bytes`` + 1 bytes, following no link)."""
-    dest.mkdir(parents=True)
-    target = dest / entry.rel.name
-    if entry.member is not None:
-        source = zf.open(entry.member)
-    else:
-        source = os.fdopen(os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
-    with source, open(target, "wb") as out:
-        data = source.read(max_bytes + 1)
-        out.write(data)
-    return target
-
-
 # -- deciding ------------------------------------------------------------------------------
 @dataclass
 class Settings:
@@ -268,7 +198,7 @@ def make_plan(entries: list[Entry], notebooks: dict[str, str], settings: Setting
     """Decide where every file goes and check each notebook, without copying anything into the course."""
     plan = Plan()
     wanted = []
-    for entry in entries:
+    for index, entry in enumerate(entries):
         rel, shown = entry.rel, entry.shown
         if JUNK.intersection(rel.parts) or rel.name.startswith("._"):
             continue  # operating-system clutter, not the learners' files
@@ -277,7 +207,7 @@ def make_plan(entries: list[Entry], notebooks: dict[str, str], settings: Setting
         elif entry.kind == "other":
             plan.problems.append(f"{shown}: not a regular file")
         elif rel.name == "timestamp.txt" and len(rel.parts) >= 3 and rel.parts[-2] in notebooks.values():
-            if entry.size <= 1024 and (stamp := _copy(entry, zf, scratch / f"t{len(plan.timestamps)}", 1024, plan)):
+            if entry.size <= 1024 and (stamp := _copy(entry, zf, scratch / f"t{index}", 1024, plan)):
                 plan.timestamps[(rel.parts[-3], rel.parts[-2])] = stamp
         elif rel.suffix != ".ipynb":
             plan.skipped.append(f"{shown}: not a notebook (.ipynb)")
@@ -386,15 +316,6 @@ def _check_and_keep(c: Candidate, plan: Plan, max_bytes: int, zf: zipfile.ZipFil
     plan.placements.append(Placement(copy, c.entry.shown, c.student, c.assignment, c.notebook, c.note))
 
 
-def _open_zip(archive: Path) -> zipfile.ZipFile:
-    if not zipfile.is_zipfile(archive):
-        raise CollectError(f"{archive}: not a readable zip file (corrupt or another format); nothing was collected")
-    try:
-        return zipfile.ZipFile(archive)  # each member's checksum is checked when it is read, not before
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
-        raise CollectError(f"{archive}: cannot read the zip ({error}); nothing was collected") from None
-
-
 # -- copying -------------------------------------------------------------------------------
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -431,10 +352,13 @@ def collect(ws: Workspace, path: Path, skip_bad: bool = False, settings: Setting
         raise CollectError(f"{path}: no such file or folder")
     notebooks = notebook_index(ws.source)
     with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
-        zf = None if path.is_dir() else _open_zip(path)
+        zf = None
         try:
+            zf = None if path.is_dir() else open_zip(path)
             entries = folder_entries(path) if zf is None else zip_entries(path, zf)
             plan = make_plan(entries, notebooks, settings, zf, Path(tmp))
+        except InboxError as error:
+            raise CollectError(str(error)) from None
         finally:
             if zf is not None:
                 zf.close()

@@ -158,3 +158,13 @@ def test_is_a_dot_folder_student_refused(tmp_path):
     (inbox / ".git" / "02_losses.ipynb").write_bytes(SOURCE.read_bytes())
     result = run("--course-dir", tmp_path / "course", "collect", inbox)
     assert result.rc == 2 and "'.git' is not a usable student id" in result.err
+
+
+def test_is_a_zip_path_that_leaves_the_archive_refused(tmp_path):
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice_02_losses.ipynb", SOURCE.read_text(encoding="utf-8"))
+        zf.writestr("../../bob_02_losses.ipynb", SOURCE.read_text(encoding="utf-8"))
+    result = run("--course-dir", tmp_path / "course", "collect", archive)
+    assert result.rc == 2 and "a path outside the archive" in result.err
+    assert submitted(tmp_path / "course") == [] and not (tmp_path.parent / "bob_02_losses.ipynb").exists()
