@@ -222,6 +222,9 @@ def write_lms(ws: Workspace, table: Table, args: argparse.Namespace) -> None:
     saved = ws.root / collect.ROSTER_FILE
     source = args.roster or (saved if saved.exists() else None)
     people = roster.read(source, list(course.assignments(ws.source))) if source else None
+    if people is not None and people.platform != args.lms:
+        raise ValueError(f"{source} is a {people.platform.capitalize()} roster; the {args.lms.capitalize()} import needs "
+                         f"{args.lms.capitalize()}'s own ids: pass --roster with the class list exported from it")
     assignments = handed_in(ws, table)
     if not assignments:
         raise ValueError("nothing is collected yet, so there are no grades to import; run `autograde collect` first")

@@ -357,3 +357,12 @@ def test_is_a_graded_student_missing_from_the_roster_refused_at_export(tmp_path,
     graded_table({"2024001": {"01_network": 5}, "stranger": {"01_network": 7}})
     result = run("--course-dir", course_dir, "export", "--lms", "canvas", tmp_path / "canvas.csv")
     assert result.rc == 2 and "on the roster; these are not: stranger" in result.err
+
+
+def test_is_a_roster_of_the_other_platform_refused_at_export(tmp_path, rosters, graded_table):
+    course_dir = tmp_path / "c"
+    assert run("--course-dir", course_dir, "collect", "--roster", rosters.moodle,
+               make_zip(tmp_path / "d.zip", MOODLE_CLASS)).rc == 0
+    graded_table({"2024001": {"01_network": 6}})
+    result = run("--course-dir", course_dir, "export", "--lms", "canvas", tmp_path / "canvas.csv")
+    assert result.rc == 2 and "is a Moodle roster; the Canvas import needs Canvas's own ids" in result.err
