@@ -132,7 +132,11 @@ def read(path: Path, assignments: list[str] | tuple[str, ...] = ()) -> Roster:
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [[normal(c) for c in row] for row in csv.reader(f)]
+            first = f.readline()
+            f.seek(0)
+            # Canvas and Moodle write ';' instead of ',' in locales whose decimal mark is a comma
+            delimiter = ";" if first.count(";") > first.count(",") else ","
+            rows = [[normal(c) for c in row] for row in csv.reader(f, delimiter=delimiter)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RosterError(f"{path}: cannot read the roster ({error})") from None
     if not rows:

@@ -366,3 +366,12 @@ def test_is_a_roster_of_the_other_platform_refused_at_export(tmp_path, rosters, 
     graded_table({"2024001": {"01_network": 6}})
     result = run("--course-dir", course_dir, "export", "--lms", "canvas", tmp_path / "canvas.csv")
     assert result.rc == 2 and "is a Moodle roster; the Canvas import needs Canvas's own ids" in result.err
+
+
+def test_is_a_semicolon_separated_roster_read_alike(tmp_path):
+    from autograde import roster
+
+    path = tmp_path / "r.csv"
+    path.write_text(CANVAS_ROSTER.replace(",", ";").replace('"Kim; Minsu"', '"Kim, Minsu"'), encoding="utf-8-sig")
+    people = roster.read(path, list(course.assignments()))
+    assert [(p.student, p.name) for p in people.people][:1] == [("2024001", "Kim, Minsu")]
