@@ -40,7 +40,11 @@ class Entry:
 def folder_entries(root: Path) -> list[Entry]:
     """Every file under ``root``, links and special files included but never followed."""
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(error: OSError) -> None:  # os.walk would skip the folder silently
+        raise InboxError(f"{error.filename}: cannot read the folder ({error.strerror}); nothing was collected")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if d not in JUNK)
         for name in sorted(filenames) + dirnames:
             path = Path(dirpath, name)
