@@ -386,8 +386,9 @@ def collect(ws: Workspace, path: Path, skip_bad: bool = False, settings: Setting
         for (student, assignment), stamp in plan.timestamps.items():
             if ws.path("submitted", student, assignment).is_dir():
                 _copy_atomic(stamp, ws.path("submitted", student, assignment, "timestamp.txt"))
-        if settings.people is not None:
-            shutil.copyfile(settings.people.source, ws.root / ROSTER_FILE)
+        kept = ws.root / ROSTER_FILE
+        if settings.people is not None and settings.people.source.resolve() != kept.resolve():
+            shutil.copyfile(settings.people.source, kept)
     return report
 
 

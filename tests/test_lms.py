@@ -375,3 +375,12 @@ def test_is_a_semicolon_separated_roster_read_alike(tmp_path):
     path.write_text(CANVAS_ROSTER.replace(",", ";").replace('"Kim; Minsu"', '"Kim, Minsu"'), encoding="utf-8-sig")
     people = roster.read(path, list(course.assignments()))
     assert [(p.student, p.name) for p in people.people][:1] == [("2024001", "Kim, Minsu")]
+
+
+def test_can_the_kept_roster_be_given_again(tmp_path, rosters):
+    course_dir = tmp_path / "c"
+    assert run("--course-dir", course_dir, "collect", "--roster", rosters.canvas,
+               make_zip(tmp_path / "d.zip", CANVAS_CLASS)).rc == 0
+    again = run("--course-dir", course_dir, "collect", "--roster", course_dir / collect.ROSTER_FILE,
+                make_zip(tmp_path / "d.zip", CANVAS_CLASS))
+    assert again.rc == 0 and "unchanged  " in again.out
