@@ -92,11 +92,19 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def write_class(root: Path, students: int, seed: int = 0) -> Workspace:
-    """Write a graded class of ``students`` (plus the planted pair) into ``root``; return its workspace."""
+def write_class(root: Path, students: int, seed: int = 0, figures: bool = True) -> Workspace:
+    """Write a graded class of ``students`` (the planted pair among them) into ``root``; return its workspace.
+
+    ``figures=False`` leaves out the outputs of the cells that are not tests (the figures): smaller files, same report.
+    """
     rng = random.Random(seed)
     ws = Workspace(root=root)
     sources = {nb.path: json.loads(nb.path.read_text(encoding="utf-8")) for nb in course.notebooks(ws.source)}
+    if not figures:
+        for doc in sources.values():
+            for cell in doc["cells"]:
+                if cell.get("cell_type") == "code" and not _meta(cell).get("grade"):
+                    cell["outputs"] = []
     names = [f"student{i:03d}" for i in range(1, students - 1)] + list(PAIR)
     ability = {s: rng.gauss(0, 1.5) for s in names}
     easiness = {}

@@ -313,7 +313,8 @@ class Mistake:
     hint_key: str
     students: int
     share: float
-    example: str
+    example: str  # the most frequent message
+    examples: dict[str, str] = field(default_factory=dict)  # language -> its most frequent message there
 
 
 def _template_regex(template: str) -> re.Pattern:
@@ -335,16 +336,16 @@ def hint_keys(exercise: str) -> dict[str, str]:
 
 
 def parse_failure(text: str) -> dict[str, str] | None:
-    """The parts of a failing check's message (exercise, what, expected, got, hint), or None."""
-    for pattern in FAILURE:
+    """The parts of a failing check's message (exercise, what, expected, got, hint, and its lang), or None."""
+    for lang, pattern in zip(messages.LANGUAGES, FAILURE):
         match = pattern.fullmatch(text.strip())
         if match:
-            return {k: v.strip() for k, v in match.groupdict().items()}
+            return {**{k: v.strip() for k, v in match.groupdict().items()}, "lang": lang}
     return None
 
 
-def classify(exercise: str, outputs: list[dict]) -> tuple[str, str, str, str] | None:
-    """(kind, what, hint key, message) for why a test cell scored zero; None when it shows no reason."""
+def classify(exercise: str, outputs: list[dict]) -> tuple[str, str, str, str, str] | None:
+    """(kind, what, hint key, message, its language or "") for why a test cell scored zero; None if it shows none."""
     for output in outputs:
         if output.get("output_type") != "error":
             continue
@@ -354,14 +355,14 @@ def classify(exercise: str, outputs: list[dict]) -> tuple[str, str, str, str] | 
             what = parts["what"]
             if key == "raised":  # the learner's code raised: which error says more than the hint
                 what = f"{what} → {parts['got'].split(':', 1)[0]}"
-            return "check", what, key, evalue
+            return "check", what, key, evalue, parts["lang"]
         if ename in ("GradingError", "CellTimeout"):
-            return "grader", ename, "", evalue
-        return "error", ename, "", f"{ename}: {evalue}"
+            return "grader", ename, "", evalue, ""
+        return "error", ename, "", f"{ename}: {evalue}", ""
     for output in outputs:
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
             text = output.get("text", "")
-            return "stderr", "stderr", "", "".join(text) if isinstance(text, list) else str(text)
+            return "stderr", "stderr", "", "".join(text) if isinstance(text, list) else str(text), ""
     return None
 
 
@@ -382,7 +383,7 @@ class Anonymiser:
 
 def mistakes(cls: Class, stubs: dict[tuple[str, str], set[str]], anonymise: Anonymiser) -> list[Mistake]:
     """Per exercise, the reasons attempted solutions lost points, ranked by how many students hit each."""
-    groups: dict[tuple, list[str]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
     for sub in cls.submissions:
         if not sub.autograded:
             continue
@@ -392,11 +393,14 @@ def mistakes(cls: Class, stubs: dict[tuple[str, str], set[str]], anonymise: Anon
             if sub.scores.get(ex.name, 0.0) >= (ex.points or sub.max_scores.get(ex.name, 0.0)) - 1e-9:
                 continue
             found = classify(ex.name, sub.outputs.get(ex.name, []))
-            kind, what, key, message = found or ("unknown", "", "", "")
-            groups[(sub.assignment, ex.name, kind, what, key)].append(message)
+            kind, what, key, message, lang = found or ("unknown", "", "", "", "")
+            groups[(sub.assignment, ex.name, kind, what, key)].append((lang, message))
     graded = Counter(s.assignment for s in cls.submissions)
-    result = [Mistake(a, ex, kind, what, key, len(msgs), len(msgs) / graded[a], anonymise(_most_common(msgs)))
-              for (a, ex, kind, what, key), msgs in groups.items()]
+    result = []
+    for (a, ex, kind, what, key), hits in groups.items():
+        by_lang = {lang: anonymise(_most_common([m for la, m in hits if la == lang])) for lang in {la for la, _ in hits}}
+        result.append(Mistake(a, ex, kind, what, key, len(hits), len(hits) / graded[a],
+                              anonymise(_most_common([m for _, m in hits])), by_lang))
     order = {(a, e.name): i for i, (a, e) in enumerate((a, e) for a, exs in cls.exercises.items() for e in exs)}
     result.sort(key=lambda m: (order.get((m.assignment, m.exercise), 0), -m.students, m.what))
     return result
@@ -420,13 +424,13 @@ class FlagGroup:
 
 
 def _markers(*keys: str) -> tuple[str, ...]:
-    """The fixed opening words of grading's sentences, in every language, to recognise a report line."""
+    """The longest fixed part of grading's sentences, in every language, to recognise a report line."""
     found = []
     for key in keys:
         for template in messages.TEXTS[key].values():
-            head = template.split("{", 1)[0].strip()
-            if len(head) >= 6:
-                found.append(head)
+            longest = max((part.strip(" .()") for part in re.split(r"\{\w+\}", template)), key=len)
+            if len(longest) >= 6:
+                found.append(longest)
     return tuple(found)
 
 

@@ -160,7 +160,8 @@ def mistakes_section(report: Insight, lang: str) -> str:
             what, hint = _mistake_label(m, lang)
             rows.append(f'<tr data-exercise="{escape(m.exercise)}" data-hint="{escape(m.hint_key)}">'
                         + _td(f"<code>{escape(m.exercise)}</code>") + _td(what) + _td(hint) + _td(str(m.students), True)
-                        + _td(_pct(m.share), True) + _td(f'<pre class="msg">{escape(m.example)}</pre>') + "</tr>")
+                        + _td(_pct(m.share), True) + _td(f'<pre class="msg">{escape(m.examples.get(lang, m.example))}</pre>')
+                        + "</tr>")
         out += [f"<h3>{escape(assignment)}</h3>", _table(header, rows)]
     out += [f'<h3 id="flags">{escape(text(lang, "flags"))}</h3>', f"<p>{escape(text(lang, 'flags_intro'))}</p>"]
     if not report.flags:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import itertools
 import keyword
 import math
 import re
@@ -104,9 +105,15 @@ def token_lines(source: str, given: frozenset[str] = frozenset()) -> list[int]:
     return [code.count("\n", 0, matches[i].start()) + 1 for i in kept]
 
 
-def fingerprint(tokens: list[str]) -> dict[int, list[int]]:
+def numbering() -> defaultdict[str, int]:
+    """A number for each token text, the next free one for a new text (tuples of ints hash alike in every process)."""
+    return defaultdict(itertools.count().__next__)
+
+
+def fingerprint(tokens: list[str], numbers: defaultdict[str, int]) -> dict[int, list[int]]:
     """The winnowed k-gram hashes of ``tokens``, each with the positions where its k-gram starts."""
-    grams = list(map(hash, zip(*(tokens[k:] for k in range(K)))))  # each k-gram as a tuple, hashed
+    ids = list(map(numbers.__getitem__, tokens))
+    grams = list(map(hash, zip(*(ids[k:] for k in range(K)))))  # each k-gram as a tuple of numbers, hashed
     chosen: dict[int, list[int]] = {}
     if not grams:
         return chosen
@@ -145,13 +152,14 @@ def similar_pairs(assignment: str, cells: dict[str, dict[str, list[str]]], templ
 
     ``templates`` maps each exercise to its released cell, normalised: nobody is credited with its fingerprints.
     """
-    template = {ex: set(fingerprint(tokens)) for ex, tokens in templates.items()}
+    numbers = numbering()
+    template = {ex: set(fingerprint(tokens, numbers)) for ex, tokens in templates.items()}
     prints: dict[str, dict[str, dict[int, list[int]]]] = {}
     holders: dict[tuple[str, int], list[str]] = defaultdict(list)
     for student, by_exercise in cells.items():
         prints[student] = {}
         for exercise, tokens in by_exercise.items():
-            fp = fingerprint(tokens)
+            fp = fingerprint(tokens, numbers)
             for h in template.get(exercise, ()):
                 fp.pop(h, None)
             prints[student][exercise] = fp
