@@ -213,15 +213,16 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         ws = write_class(root, args.students)
         written = time.perf_counter() - start
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         report, paths = insight.build(ws, lang=args.lang)
-        took = time.perf_counter() - start
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
         size = sum(p.stat().st_size for p in paths)
     assignments = len(course.assignments())
     print(f"synthetic class: {args.students} students x {assignments} assignments written in {written:.1f} s")
     print(f"insight: {report.submissions} submissions, {len(report.mistakes)} kinds of mistake, "
           f"{len(report.pairs)} similar pair(s), page and CSVs {size / 1024:.0f} KiB")
-    print(f"report built in {took:.2f} s for {args.students} students ({'under' if took < 10 else 'OVER'} 10 s)")
+    print(f"report built in {took:.2f} s wall clock ({cpu:.2f} s of CPU) for {args.students} students: "
+          f"{'under' if took < 10 else 'OVER'} 10 s")
     return 0
 
 

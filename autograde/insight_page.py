@@ -27,7 +27,8 @@ tr.flagged td { background: #fff3e0; } .flag { color: #b71c1c; font-weight: 600;
 .verdict { background: #e3f2fd; border-left: 4px solid #1976d2; padding: .6rem .9rem; font-weight: 600; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .85rem; }
 pre.msg { white-space: pre-wrap; margin: 0; max-height: 12rem; overflow: auto; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: .8rem; }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: .8rem; }
+td.pair-cell { max-width: 0; width: 60%; }
 .pair pre { background: #fafafa; border: 1px solid #ddd; padding: .5rem; overflow-x: auto; margin: .2rem 0; }
 .pair mark { background: #ffe082; display: inline-block; width: 100%; }
 svg.chart { display: block; margin: .5rem 0 1rem; max-width: 100%; height: auto; }
@@ -206,8 +207,8 @@ def similarity_section(report: Insight, lang: str) -> str:
                           "</div></div>")
             rows.append(f'<tr class="pair-row" data-a="{escape(p.a)}" data-b="{escape(p.b)}">'
                         + _td(f"{escape(p.a)} · {escape(p.b)}") + _td(_pct(p.score), True) + _td(str(p.shared), True)
-                        + _td(", ".join(f"<code>{escape(e)}</code>" for e in p.matches)
-                              + f"<details><summary>{escape(text(lang, 'side_by_side'))}</summary>{views}</details>")
+                        + '<td class="pair-cell">' + ", ".join(f"<code>{escape(e)}</code>" for e in p.matches)
+                        + f"<details><summary>{escape(text(lang, 'side_by_side'))}</summary>{views}</details></td>"
                         + "</tr>")
         out += [f"<h3>{escape(assignment)}</h3>", _table(header, rows)]
     return "".join(out)
