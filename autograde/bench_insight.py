@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from autograde import course, messages
-from autograde.insight import REPORTS, released_cell
+from autograde.graded_class import REPORTS, released_cell
 from autograde.workspace import Workspace
 
 EVERYBODY_FAILS = ("02_losses", "mse_loss")

@@ -9,8 +9,9 @@ from collections import defaultdict
 from html import escape
 
 from autograde import messages, similarity
-from autograde.insight import MIN_STUDENTS, NEAR_ZERO, PAIRS_SHOWN, Insight, Item, Mistake
+from autograde.insight import MIN_STUDENTS, NEAR_ZERO, PAIRS_SHOWN, Insight, Item
 from autograde.insight_text import text
+from autograde.mistakes import Mistake
 
 COLOURS = {"full": "#2e7d32", "partial": "#9ccc65", "zero": "#ef6c00", "not_attempted": "#bdbdbd"}
 LINES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]

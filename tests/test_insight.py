@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from autograde import bench_insight, insight, insight_page, insight_text, messages, similarity
+from autograde import bench_insight, course, graded_class, insight, insight_page, insight_text, messages, mistakes, similarity
 from autograde.cli import main
 from autograde.workspace import Workspace
 
@@ -113,9 +113,9 @@ def test_are_the_reports_flags_grouped_by_kind(report):
     assert [(f.assignment, f.students) for f in tampering] == [(bench_insight.TAMPERED[0], len(range(7, STUDENTS, 40)))]
     repairs = [f for f in report.flags if f.category == "repair"]
     assert {f.students for f in repairs} == {len(range(3, STUDENTS, 25))} and len(repairs) == 6
-    assert insight.categorise("02_losses: mse_loss scored 0: the kernel died while running this cell (x)") == "crash"
-    assert insight.categorise("02_losses: l1_loss: this cell ran longer than 4 s and was stopped") == "timeout"
-    assert insight.categorise("02_losses: mse_loss: " + messages.text("ko", "grading_timeout", seconds=4)) == "timeout"
+    assert mistakes.categorise("02_losses: mse_loss scored 0: the kernel died while running this cell (x)") == "crash"
+    assert mistakes.categorise("02_losses: l1_loss: this cell ran longer than 4 s and was stopped") == "timeout"
+    assert mistakes.categorise("02_losses: mse_loss: " + messages.text("ko", "grading_timeout", seconds=4)) == "timeout"
 
 
 def test_does_renaming_reformatting_and_commenting_leave_the_normalised_code_unchanged():
@@ -142,7 +142,7 @@ def test_does_the_released_starter_code_not_make_two_submissions_alike():
 
 
 def test_are_examples_anonymised():
-    anonymise = insight.Anonymiser(["kim.minji", "ab"])
+    anonymise = mistakes.Anonymiser(["kim.minji", "ab"])
     text = anonymise("got KeyError: 'Kim.Minji' in /home/kim.minji/work/02_losses.ipynb at 0x7f3a2b9c1d00; ab")
     assert "minji" not in text.lower() and "0x7f3a" not in text
     assert "<student>" in text and "<path>" in text and text.endswith("ab")
@@ -153,7 +153,7 @@ def test_does_the_page_show_the_report_without_network_or_learner_markup(graded,
     assert "<script" not in page.lower(), "a learner's code is shown as text, never as markup"
     assert "&lt;/pre&gt;&lt;script&gt;" in page
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page) and "<link" not in page
-    assert page.count('<svg class="chart"') == len(insight.course.assignments())
+    assert page.count('<svg class="chart"') == len(course.assignments())
     assert insight_text.text("en", "similarity_verdict") in page
     assert messages.hint("en", "mse_loss", "mean_all") in page
 
@@ -221,7 +221,7 @@ def test_does_progress_compare_grading_runs(tmp_path):
     mse = [p for p in second.progress if p.exercise == "mse_loss"]
     assert [(p.run, p.mean_share) for p in mse] == [(1, 0.0), (2, 1.0)]
     page = insight_page.render(second)
-    assert page.count('class="series"') == sum(len(exs) for exs in insight.load(ws).exercises.values())
+    assert page.count('class="series"') == sum(len(exs) for exs in graded_class.load(ws).exercises.values())
 
 
 def test_does_insight_read_the_report_grading_writes(tmp_path):
@@ -233,6 +233,6 @@ def test_does_insight_read_the_report_grading_writes(tmp_path):
                                  max_scores={"mse_loss": 2.0, "l1_loss": 2.0}, notes=["repaired 02_losses: x"],
                                  flags=["02_losses/l1_loss: scored 0 for tampering: torch.allclose"])
     grading.write_report(ws, result, "digest")
-    read = insight.read_report(grading.report_path(ws, "alice", "02_losses"))
+    read = graded_class.read_report(grading.report_path(ws, "alice", "02_losses"))
     assert (read.student, read.assignment, read.scores, read.max_scores, read.notes, read.flags) == (
         "alice", "02_losses", result.scores, result.max_scores, result.notes, result.flags)
