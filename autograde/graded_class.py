@@ -53,6 +53,7 @@ class Class:
 
     exercises: dict[str, list[course.Exercise]]  # assignment -> exercises, in course order
     templates: dict[str, list[str]]  # exercise -> its cell in the student copy, normalised
+    references: dict[str, list[str]]  # exercise -> the source notebook's solution, normalised
     submissions: list[Submission]
     skipped: list[str]  # reports that could not be read, and why
     notebook_of: dict[str, str] = field(default_factory=dict)  # exercise -> the notebook it is in
@@ -107,15 +108,16 @@ def given_names(source: Path | None = None) -> dict[str, frozenset[str]]:
     return result
 
 
-def templates(given: dict[str, frozenset[str]], source: Path | None = None) -> dict[str, list[str]]:
-    """Exercise -> its solution cell as released to students, normalised."""
-    result = {}
+def templates(given: dict[str, frozenset[str]], source: Path | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Exercise -> its solution cell as released to students, and as the source notebook solves it; normalised."""
+    released, reference = {}, {}
     for nb in course.notebooks(source):
         cells = json.loads(nb.path.read_text(encoding="utf-8")).get("cells", [])
         for cell in cells:
             if cell.get("cell_type") == "code" and _is_solution(cell):
-                result[_grade_id(cell)] = similarity.normalise(released_cell(_source(cell)), given[nb.name])
-    return result
+                released[_grade_id(cell)] = similarity.normalise(released_cell(_source(cell)), given[nb.name])
+                reference[_grade_id(cell)] = similarity.normalise(_source(cell), given[nb.name])
+    return released, reference
 
 
 def _numbers(value: object) -> dict[str, float]:
@@ -197,7 +199,7 @@ def load(ws: Workspace) -> Class:
         raise NotGraded(f"nothing graded in {ws.root}: no grading reports in {folder}{detail}; "
                         "run `python -m autograde grade` first")
     return Class({a: [e for nb in nbs for e in nb.exercises] for a, nbs in known.items()},
-                 templates(given, ws.source), submissions, skipped,
+                 *templates(given, ws.source), submissions, skipped,
                  {e.name: nb.name for nbs in known.values() for nb in nbs for e in nb.exercises}, given)
 
 

@@ -83,6 +83,8 @@ def items(cls: Class, stubs: dict[tuple[str, str], set[str]]) -> list[Item]:
     result = []
     for assignment, exercises in cls.exercises.items():
         subs = cls.of(assignment)
+        if not subs:
+            continue  # not graded at all: nothing to say
         for ex in exercises:
             n = len(subs)
             scores = [s.scores.get(ex.name, 0.0) for s in subs]
@@ -105,7 +107,8 @@ def pairs(cls: Class) -> list[similarity.Pair]:
     for assignment, exercises in cls.exercises.items():
         names = {e.name for e in exercises}
         cells = {s.student: {ex: t for ex, t in s.tokens.items() if ex in names} for s in cls.of(assignment) if s.tokens}
-        found += similarity.similar_pairs(assignment, cells, {e: cls.templates[e] for e in names if e in cls.templates})
+        base = {e: [cls.templates[e], cls.references[e]] for e in names if e in cls.templates}
+        found += similarity.similar_pairs(assignment, cells, base)
     return found
 
 

@@ -86,10 +86,11 @@ def item_chart(assignment: str, items: list[Item], lang: str) -> str:
     return "".join(parts)
 
 
-def progress_chart(assignment: str, series: dict[str, list[float]], runs: int, lang: str) -> str:
-    """One line per exercise: its mean score (share of the points) in each run."""
+def progress_chart(assignment: str, series: dict[str, list[float]], numbers: list[int], lang: str) -> str:
+    """One line per exercise: its mean score (share of the points) in each run (numbered ``numbers``)."""
     left, width, height, top, legend = 44, 420, 200, 14, 180
     total_h = top + height + 40
+    runs = len(numbers)
     xs = [left + (width * i / (runs - 1) if runs > 1 else width / 2) for i in range(runs)]
     y = lambda share: top + height * (1 - share)
     parts = [f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{left + width + legend}" '
@@ -100,7 +101,7 @@ def progress_chart(assignment: str, series: dict[str, list[float]], runs: int, l
                      f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{_pct(tick)}</text>')
     for i, x in enumerate(xs):
         parts.append(f'<text x="{x:.1f}" y="{top + height + 18}" text-anchor="middle">'
-                     f'{escape(text(lang, "col_run"))} {i + 1}</text>')
+                     f'{escape(text(lang, "col_run"))} {numbers[i]}</text>')
     for n, (exercise, values) in enumerate(series.items()):
         colour = LINES[n % len(LINES)]
         points = " ".join(f"{xs[i]:.1f},{y(v):.1f}" for i, v in enumerate(values))
@@ -123,8 +124,6 @@ def items_section(report: Insight, lang: str) -> str:
     header = [text(lang, k) for k in ("col_exercise", "col_points", "col_students", "col_mean", "col_full", "col_partial",
                                       "col_zero", "col_not_attempted", "col_discrimination", "col_flag")]
     for assignment, items in by_assignment.items():
-        if not items[0].students:
-            continue
         rows = []
         for i in items:
             flag = text(lang, f"flag_{i.flag}") if i.flag else ""
@@ -223,19 +222,19 @@ def progress_section(report: Insight, lang: str) -> str:
         return "".join(out)
     by_assignment: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     rows_of: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    numbers: dict[str, list[int]] = defaultdict(list)  # the runs in which each assignment was graded
     for p in report.progress:
         by_assignment[p.assignment][p.exercise].append(p.mean_share)
         rows_of[p.assignment][p.exercise].append(f"{_pct(p.mean_share)} / {_pct(p.full)} / {_pct(p.not_attempted)}")
-    runs = len(report.runs)
-    header = [text(lang, "col_exercise")] + [f"{text(lang, 'col_run')} {i + 1} ({r.graded_at[:16]})"
-                                             for i, r in enumerate(report.runs)]
+        if p.run not in numbers[p.assignment]:
+            numbers[p.assignment].append(p.run)
     legend = f"{text(lang, 'col_mean')} / {text(lang, 'col_full')} / {text(lang, 'col_not_attempted')}"
     for assignment, series in by_assignment.items():
-        if any(len(v) != runs for v in series.values()):  # an assignment not graded in every run: its runs only
-            continue
+        header = [text(lang, "col_exercise")] + [f"{text(lang, 'col_run')} {n} ({report.runs[n - 1].graded_at[:16]})"
+                                                 for n in numbers[assignment]]
         rows = ["<tr>" + _td(f"<code>{escape(ex)}</code>") + "".join(_td(escape(c), True) for c in cells) + "</tr>"
                 for ex, cells in rows_of[assignment].items()]
-        out += [f"<h3>{escape(assignment)}</h3>", progress_chart(assignment, dict(series), runs, lang),
+        out += [f"<h3>{escape(assignment)}</h3>", progress_chart(assignment, dict(series), numbers[assignment], lang),
                 f"<p><small>{escape(legend)}</small></p>", _table(header, rows)]
     return "".join(out)
 

@@ -103,15 +103,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "similarity_intro": {
         "en": "Pairs of submissions of the same assignment whose solution cells share unusually much code. The code "
         "is compared as Python tokens with names, comments, strings and layout ignored, by winnowed fingerprints "
-        "of {k} tokens (as MOSS does); the released starter code does not count, nor does code that more than "
-        "{common} students share. The score is the share of the smaller submission's own fingerprints that the "
-        "other one has; pairs from {score:.0%} and {shared} shared fingerprints are listed, at most {shown} per "
-        "assignment here (all in similarity.csv).",
+        "of {k} tokens (as MOSS does); neither the released starter code nor the reference solution counts, nor "
+        "does code that more than {common} students share. The score is the share of the smaller submission's "
+        "own fingerprints that the other one has; pairs from {score:.0%} and {shared} shared fingerprints are "
+        "listed, at most {shown} per assignment here (all in similarity.csv).",
         "ko": "같은 과제의 제출물 가운데 답안 셀이 유난히 많은 코드를 공유하는 쌍입니다. 코드는 이름, 주석, 문자열, "
         "서식을 무시한 Python 토큰으로 비교하며, {k}개 토큰 단위의 윈노잉(winnowing) 지문을 씁니다(MOSS와 같은 "
-        "방식). 배포된 시작 코드와 {common}명보다 많은 학생이 공유하는 코드는 세지 않습니다. 점수는 둘 중 작은 "
-        "제출물의 고유 지문 가운데 상대에게도 있는 비율이며, {score:.0%} 이상이고 공유 지문이 {shared}개 이상인 "
-        "쌍을 과제마다 최대 {shown}개까지 보여 줍니다(전체 목록은 similarity.csv).",
+        "방식). 배포된 시작 코드, 참조 답안, 그리고 {common}명보다 많은 학생이 공유하는 코드는 세지 않습니다. "
+        "점수는 둘 중 작은 제출물의 고유 지문 가운데 상대에게도 있는 비율이며, {score:.0%} 이상이고 공유 지문이 "
+        "{shared}개 이상인 쌍을 과제마다 최대 {shown}개까지 보여 줍니다(전체 목록은 similarity.csv).",
     },
     "col_pair": {"en": "students", "ko": "학생"},
     "col_score": {"en": "score", "ko": "점수"},

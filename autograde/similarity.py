@@ -7,9 +7,9 @@ notebook itself provides (``torch``, ``F``) stay, since they say what the code d
 variables or reformatting a cell therefore changes nothing. The stream's k-grams are hashed and
 winnowed (Schleimer, Wilkerson and Aiken, SIGMOD 2003: the smallest hash of every window of
 ``WINDOW`` k-grams is kept), which guarantees that any run of ``K + WINDOW - 1`` equal tokens is
-found. Fingerprints of the released template (the starter code everybody has) are removed, and so
-are fingerprints that more than a few submissions share (the usual idiom, often the reference
-answer), as MOSS does; what two submissions still share is unusual.
+found. Fingerprints of the released template (the starter code everybody has) and of the reference
+solution (the answer anybody may reach) are removed, and so are fingerprints that more than a few
+submissions share (the usual idiom), as MOSS does; what two submissions still share is unusual.
 
 A pair's score is the share of the smaller submission's own fingerprints that the other has. It is a
 reason to look at two hand-ins side by side, not a verdict.
@@ -146,14 +146,15 @@ def common_limit(n: int) -> int:
     return max(3, math.ceil(0.05 * n))
 
 
-def similar_pairs(assignment: str, cells: dict[str, dict[str, list[str]]], templates: dict[str, list[str]],
+def similar_pairs(assignment: str, cells: dict[str, dict[str, list[str]]], base: dict[str, list[list[str]]],
                   min_score: float = MIN_SCORE, min_shared: int = MIN_SHARED) -> list[Pair]:
     """Ranked pairs among ``cells`` (student -> exercise -> normalised solution cell) of one assignment.
 
-    ``templates`` maps each exercise to its released cell, normalised: nobody is credited with its fingerprints.
+    ``base`` maps each exercise to code nobody is credited with (MOSS's base files), normalised: the released
+    cell, whose starter code everybody has, and the reference solution, the answer anybody may reach.
     """
     numbers = numbering()
-    template = {ex: set(fingerprint(tokens, numbers)) for ex, tokens in templates.items()}
+    template = {ex: {h for tokens in given_code for h in fingerprint(tokens, numbers)} for ex, given_code in base.items()}
     prints: dict[str, dict[str, dict[int, list[int]]]] = {}
     holders: dict[tuple[str, int], list[str]] = defaultdict(list)
     for student, by_exercise in cells.items():

@@ -135,10 +135,12 @@ def test_does_the_released_starter_code_not_make_two_submissions_alike():
     cells = {"a": {"f": similarity.normalise(starter + "    return scale + 1\n")},
              "b": {"f": similarity.normalise(starter + "    return -scale\n")}}
     assert similarity.similar_pairs("x", cells, {}), "the starter code alone would make them alike"
-    assert not similarity.similar_pairs("x", cells, {"f": template})
+    assert not similarity.similar_pairs("x", cells, {"f": [template]})
     shared = "    total = 0\n    for v in x:\n        total = total + v * v - 1\n    return total * 3 + 7\n"
     cells = {s: {"f": similarity.normalise(starter + shared)} for s in ("a", "b")}
-    assert [(p.a, p.b) for p in similarity.similar_pairs("x", cells, {"f": template})] == [("a", "b")]
+    assert [(p.a, p.b) for p in similarity.similar_pairs("x", cells, {"f": [template]})] == [("a", "b")]
+    reference = similarity.normalise(source.replace("    return scale\n", shared))
+    assert not similarity.similar_pairs("x", cells, {"f": [template, reference]}), "the reference is nobody's own"
 
 
 def test_are_examples_anonymised():
@@ -208,9 +210,14 @@ def test_is_a_broken_report_left_out_and_named_while_the_rest_is_reported(tmp_pa
 
 def test_does_progress_compare_grading_runs(tmp_path):
     ws = bench_insight.write_class(tmp_path / "course", 12, seed=2, figures=False)
+    later = {path: path.read_bytes() for path in ws.path("reports").glob("*/06_digits.json")}
+    for path in later:  # 06_digits is graded in the second run only
+        path.unlink()
     first = insight.analyse(ws)
     assert len(first.runs) == 1 and insight_text.text("en", "one_run") in insight_page.render(first)
     assert len(insight.analyse(ws).runs) == 1, "an unchanged class is not a new run"
+    for path, data in later.items():
+        path.write_bytes(data)
     for path in ws.path("reports").glob("*/02_losses.json"):  # everybody fixes mse_loss and is graded again
         data = json.loads(path.read_text(encoding="utf-8"))
         data["digest"] = "regraded"
@@ -220,6 +227,7 @@ def test_does_progress_compare_grading_runs(tmp_path):
     assert len(second.runs) == 2
     mse = [p for p in second.progress if p.exercise == "mse_loss"]
     assert [(p.run, p.mean_share) for p in mse] == [(1, 0.0), (2, 1.0)]
+    assert {p.run for p in second.progress if p.assignment == "06_digits"} == {2}
     page = insight_page.render(second)
     assert page.count('class="series"') == sum(len(exs) for exs in graded_class.load(ws).exercises.values())
 
