@@ -274,7 +274,10 @@ def build(ws: Workspace, out: Path | None = None, lang: str = "en", record_histo
 def cmd_insight(args: argparse.Namespace) -> int:
     ws = Workspace(root=args.course_dir, db_url=args.db)
     start = time.perf_counter()
-    report, written = build(ws, args.out, args.lang)
+    try:
+        report, written = build(ws, args.out, args.lang)
+    except OSError as error:  # a folder that cannot be read or written: say which, not a traceback
+        raise RuntimeError(f"{error.strerror or error}: {error.filename or ''}") from None
     for path in written:
         print(f"wrote {path}")
     for line in report.skipped:

@@ -7,6 +7,7 @@ same check counts once whether the learner saw it in English or in Korean.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ def _template_regex(template: str) -> re.Pattern:
 FAILURE = [_template_regex(messages.TEXTS["failure"][lang]) for lang in messages.LANGUAGES]
 
 
+@functools.cache
 def hint_keys(exercise: str) -> dict[str, str]:
     """Every hint text this exercise's checks can show, in every language -> its key."""
     result = {}

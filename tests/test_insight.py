@@ -185,6 +185,9 @@ def test_does_the_command_write_the_page_and_a_csv_per_table(graded, tmp_path):
         rows = {r["exercise"]: r for r in csv.DictReader(f)}
     assert rows["mse_loss"]["full_marks"] == "0" and rows["l1_loss"]["flag"] in ("near_zero", "negative")
     assert result.out.strip().splitlines()[-1].startswith(f"insight: {STUDENTS} students")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    blocked = run("--course-dir", graded.root, "insight", tmp_path / "a-file")
+    assert blocked.rc == 2 and "a-file" in blocked.err and "Traceback" not in blocked.err
 
 
 def test_does_a_course_folder_that_was_not_graded_get_a_clear_message(tmp_path):
