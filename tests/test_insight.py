@@ -211,6 +211,24 @@ def test_is_a_broken_report_left_out_and_named_while_the_rest_is_reported(tmp_pa
     assert report.skipped == ["reports/student001/02_losses.json: no result with scores in it"]
 
 
+def test_is_a_notebook_not_handed_in_counted_as_not_attempted(tmp_path):
+    ws = bench_insight.write_class(tmp_path / "course", 8, seed=1, figures=False)
+    before = {i.exercise: i.not_attempted for i in insight.analyse(ws, record_history=False).items}
+    stubs = graded_class.stub_map(graded_class.load(ws))
+    two = ("student001", "student002")
+    untouched = sum("sgd_step" in stubs[key] for key in stubs if key[1] == "04_update" and key[0] not in two)
+    for student in two:
+        path = ws.path("reports", student, "04_update.json")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["result"].update(missing=["04_update"], scores={"sgd_step": 0.0, "train_steps": 0.0})
+        path.write_text(json.dumps(data), encoding="utf-8")
+        ws.path("autograded", student, "04_update", "04_update.ipynb").unlink()
+    after = {i.exercise: i.not_attempted for i in insight.analyse(ws, record_history=False).items}
+    assert after["sgd_step"] == (untouched + 2) / 8
+    assert {k: v for k, v in after.items() if k not in ("sgd_step", "train_steps")} == \
+        {k: v for k, v in before.items() if k not in ("sgd_step", "train_steps")}
+
+
 def test_does_progress_compare_grading_runs(tmp_path):
     ws = bench_insight.write_class(tmp_path / "course", 12, seed=2, figures=False)
     later = {path: path.read_bytes() for path in ws.path("reports").glob("*/06_digits.json")}
