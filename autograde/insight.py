@@ -34,7 +34,7 @@ NEAR_ZERO = 0.15  # discrimination below this (in absolute value) separates nobo
 MIN_STUDENTS = 5  # fewer graded students: no discrimination index
 PAIRS_SHOWN = 30  # per assignment, on the page (the CSV has them all)
 
-# -- 1. items ----------------------------------------------------------------------------------
+# -- items: how each exercise went ------------------------------------------------------------
 @dataclass
 class Item:
     """How one exercise went for the class."""
@@ -100,7 +100,7 @@ def items(cls: Class, stubs: dict[tuple[str, str], set[str]]) -> list[Item]:
     return result
 
 
-# -- 3. similarity -----------------------------------------------------------------------------
+# -- similar pairs -----------------------------------------------------------------------------
 def pairs(cls: Class) -> list[similarity.Pair]:
     """Unusually alike submissions, per assignment, ranked."""
     found = []
@@ -118,7 +118,7 @@ def lines_of(cls: Class, cells: dict[str, str], exercise: str, positions: list[i
     return similarity.lines_of(cells.get(exercise, ""), positions, given)
 
 
-# -- 4. progress over time --------------------------------------------------------------------
+# -- progress over grading runs ---------------------------------------------------------------
 @dataclass
 class Run:
     """The class's scores as one grading run left them."""
