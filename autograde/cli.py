@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograde import collect, course, export, feedback, grading, status
+from autograde import collect, course, export, feedback, grading, insight, status
 from autograde.workspace import DEFAULT_ROOT, Workspace
 
 DESCRIPTION = """\
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Further subcommands register themselves here: each is a function taking the subparsers object.
-COMMANDS: list = [collect.register, grading.register, feedback.register, export.register, status.register]
+COMMANDS: list = [collect.register, grading.register, feedback.register, export.register, status.register, insight.register]
 
 
 def main(argv: list[str] | None = None) -> int:
