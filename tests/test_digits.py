@@ -93,7 +93,7 @@ def test_does_nbval_accept_another_processors_accuracy_and_nothing_else(fresh, e
     assert (sanitize.sanitize(fresh) == sanitize.sanitize(STORED)) is equal
 
 
-@pytest.mark.parametrize(("accuracy", "status"), [(348 / 359, 0), (340 / 359, 1)])
+@pytest.mark.parametrize(("accuracy", "status"), [(348 / 359, 0), (340 / 359, 1)], ids=["348-of-359", "340-of-359"])
 def test_does_bench_digits_report_accuracy_and_time_and_fail_only_below_the_promise(monkeypatch, capsys, accuracy, status):
     run = {"accuracy": accuracy, "seconds": 18.6, "test_size": 359, "train_size": 1438, "device": "cpu"}
     monkeypatch.setattr(digits, "train_reference", lambda device=None: run)
