@@ -1,4 +1,4 @@
-"""Notebook 4's learning-rate explorer: a few SGD steps of the seed's network at one rate.
+"""Notebook 4's learning-rate explorer: a few SGD steps of the course's network at one rate.
 
 The set-up is the notebook's: notebook 1's ``Net`` seeded with 0, one random 1x32x32 image and
 a random target (drawn right after the network, as the notebook does), MSE loss, plain SGD.
@@ -118,7 +118,7 @@ def draw_runs(runs: list[Run], fig: Figure | None = None, highlight: Run | None 
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("step")
     ax.set_ylabel("MSE loss (log scale)")
-    ax.set_title(f"{steps} SGD steps of the seed's network on one image")
+    ax.set_title(f"{steps} SGD steps of the course's network on one image")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower left", fontsize="small")
     fig.tight_layout()

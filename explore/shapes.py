@@ -1,4 +1,4 @@
-"""Notebook 5's dimension explorer: every shape through the seed's network, and where it breaks.
+"""Notebook 5's dimension explorer: every shape through the course's network, and where it breaks.
 
 The network is notebook 1's ``Net``: conv1 -> ReLU -> pool -> conv2 -> ReLU -> pool -> flatten
 -> fc1 -> fc2 -> fc3, with fc1 built for 16 * 6 * 6 = 576 features. The sizes come from
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from explore.text import say
 from solutions.shapes import conv2d_output_size, pool2d_output_size
 
-CHANNELS = (1, 6, 16)  # input, conv1 and conv2 channels of the seed's network
-FC1_IN = 16 * 6 * 6  # the features the seed's fc1 was built for
+CHANNELS = (1, 6, 16)  # input, conv1 and conv2 channels of the course's network
+FC1_IN = 16 * 6 * 6  # the features the fc1 of the course's network was built for
 FC_OUT = (120, 84, 10)  # fc1, fc2 and fc3 outputs
 
 
@@ -95,7 +95,7 @@ def trace_net(
     pool_stride: int | None = None,
     ceil_mode: bool = False,
 ) -> ShapeTrace:
-    """Trace a 1 x size x size image through the seed's network with these conv and pool settings."""
+    """Trace a 1 x size x size image through the course's network with these conv and pool settings."""
     conv_text = _call("Conv2d", "{c_in}, {c_out}, " + str(kernel_size), stride=(stride, 1), padding=(padding, 0))
     pool_stride = None if pool_stride == pool_size else pool_stride  # the default: as wide as the window
     pool_text = _call("max_pool2d", str(pool_size), stride=(pool_stride, None), ceil_mode=(ceil_mode, False))
