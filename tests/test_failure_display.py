@@ -181,3 +181,60 @@ def test_does_a_raise_in_a_learners_function_name_its_arguments_and_line(kernel_
 def test_does_the_test_cell_itself_never_count_as_the_learners_line(kernel_run):
     for name in ("test_net_en", "test_ce_en"):
         assert "check.call" not in error_text(kernel_run[name])
+
+
+# -- the grader, nbgrader's Validate and the feedback ------------------------------------------
+@pytest.fixture(scope="module")
+def graded_blitz(tmp_path_factory):
+    """01_network handed in with the reference everywhere but the blitz's 5x5 kernels in Net."""
+    from nbgrader.validator import Validator
+    from test_instructor_workflow import run, submission, text_of
+
+    from autograde.workspace import Workspace
+
+    tmp = tmp_path_factory.mktemp("graded")
+    course_dir, inbox = tmp / "course", tmp / "inbox" / "blitz"
+    assert run("--course-dir", course_dir, "release", "01_network").rc == 0
+    nb = submission(course_dir / "release", "01_network")
+    cell = next(c for c in nb.cells if course.nbgrader_meta(c).get("grade_id") == "Net")
+    cell.source = cell.source.replace("nn.Conv2d(1, 6, 3)", "nn.Conv2d(1, 6, 5)").replace(
+        "nn.Conv2d(6, 16, 3)", "nn.Conv2d(6, 16, 5)")
+    assert "nn.Conv2d(6, 16, 5)" in cell.source, "the reference Net changed; update this test's mistake"
+    inbox.mkdir(parents=True)
+    nbformat.write(nb, inbox / "01_network.ipynb")
+    for argv in (["collect", inbox.parent], ["grade", "--workers", "1", "--no-progress"], ["feedback", "--no-progress"]):
+        done = run("--course-dir", course_dir, *argv)
+        assert done.rc == 0, done.out + done.err
+    validated = Validator(config=Workspace(root=course_dir).config()).validate(str(inbox / "01_network.ipynb"))
+    autograded = nbformat.read(course_dir / "autograded/blitz/01_network/01_network.ipynb", as_version=4)
+    feedback = (course_dir / "feedback/blitz/01_network/01_network.html").read_text(encoding="utf-8")
+    return {"net_line": line_of(cell.source, FC1_LINE), "validated": validated, "autograded": autograded,
+            "feedback": text_of(feedback)}
+
+
+@pytest.mark.slow
+def test_does_the_grader_store_only_the_message_and_the_learners_line(graded_blitz):
+    cell = next(c for c in graded_blitz["autograded"].cells if course.nbgrader_meta(c).get("grade_id") == "test_Net")
+    text = error_text(cell)
+    assert text.splitlines()[0].startswith("✗ Net: calling Net()(x) with x of shape (2, 1, 32, 32) raised RuntimeError")
+    assert text.splitlines()[1] == f"    in your cell, line {graded_blitz['net_line']}: {FC1_LINE}"
+    assert_no_grader_frames(text)
+
+
+@pytest.mark.slow
+def test_does_validate_fail_the_notebook_with_the_message(graded_blitz):
+    failed = graded_blitz["validated"].get("failed") or []
+    (net,) = [f["error"] for f in failed if f["source"].startswith('check = Checker("Net")')]
+    assert "✗ Net: calling Net()(x)" in net and f"in your cell, line {graded_blitz['net_line']}" in net
+    for failure in failed:  # parameter_shapes(Net()) fails too: a wrong value, no traceback at all
+        assert failure["error"].startswith("✗ ")
+        assert_no_grader_frames(failure["error"])
+
+
+@pytest.mark.slow
+def test_does_the_feedback_show_the_message_and_no_grader_frame(graded_blitz):
+    text = graded_blitz["feedback"]
+    assert "✗ Net: calling Net()(x) with x of shape (2, 1, 32, 32) raised RuntimeError" in text
+    assert f"in your cell, line {graded_blitz['net_line']}: {FC1_LINE}" in text
+    for marker in ("autograde/", "hidden.py", "solutions/", "checks.py"):  # (a demo cell may show its own traceback)
+        assert marker not in text
