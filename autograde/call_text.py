@@ -1,4 +1,4 @@
-"""How a check's message names a call of learner code: the callee, and each argument short.
+"""How a check's message names a call of learner code that raised: the call, the error, the line.
 
 ``Net()(x) with x of shape (1, 1, 32, 32)``, ``conv2d_output_size(28, 5, padding=2)``: short values
 are written in the call, a tensor or an array by its parameter name and shape, anything else by
@@ -68,8 +68,12 @@ def _inline(value: Any) -> str | None:
         return module_name(value)
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return None  # a tensor or an array: named, with its shape
-    if isinstance(value, (bool, int, float, complex, str, bytes, type(None), tuple, list, dict, set)):
-        text = repr(value)
+    if isinstance(value, (bool, int, float, complex, str, bytes, type(None))) or (
+            isinstance(value, (tuple, list, dict, set)) and len(value) <= INLINE // 2):
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001 - a learner's object inside a tuple may break repr
+            return None
         return text if len(text) <= INLINE and "\n" not in text else None
     return None
 
@@ -101,7 +105,10 @@ def describe(lang: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> st
 def raised(lang: str, exercise: str, what: str, error: BaseException) -> str:
     """The message for learner code that raised: the call, the error, the learner's line, a hint."""
     line = last_learner_line(error)
-    detail = f"{type(error).__name__}: {error}"
+    try:
+        detail = f"{type(error).__name__}: {error}"
+    except Exception:  # noqa: BLE001 - a learner's exception class may break str()
+        detail = type(error).__name__
     return messages.text(
         lang, "raised_failure", exercise=exercise, what=what,
         error=detail if len(detail) <= ERROR_LIMIT else detail[: ERROR_LIMIT - 3] + "...",

@@ -98,15 +98,16 @@ class Checker:
     # -- running learner code ---------------------------------------------------------
     def call(self, fn: Callable[..., Any], *args: Any, what: str | None = None, **kwargs: Any) -> Any:
         """Call learner code; an exception becomes a message with the call and the learner's line."""
-        what = what or call_text.describe(self.lang, fn, args, kwargs)
         try:
             with quiet() as caught:
                 result = fn(*args, **kwargs)
         except CheckFailed:
             raise
         except NotImplementedError:
+            what = what or call_text.describe(self.lang, fn, args, kwargs)
             self.fail(what, messages.text(self.lang, "a_result"), "NotImplementedError", "not_implemented")
         except Exception as error:  # noqa: BLE001 - any learner error becomes feedback
+            what = what or call_text.describe(self.lang, fn, args, kwargs)
             raise CheckFailed(self.exercise, call_text.raised(self.lang, self.exercise, what, error)) from None
         self.warned.extend(w for w in caught if w not in self.warned)
         return result

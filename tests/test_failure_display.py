@@ -205,7 +205,8 @@ def graded_blitz(tmp_path_factory):
     for argv in (["collect", inbox.parent], ["grade", "--workers", "1", "--no-progress"], ["feedback", "--no-progress"]):
         done = run("--course-dir", course_dir, *argv)
         assert done.rc == 0, done.out + done.err
-    validated = Validator(config=Workspace(root=course_dir).config()).validate(str(inbox / "01_network.ipynb"))
+    slow_ok = Workspace(root=course_dir, cell_timeout=120).config()  # (a loaded machine is not a failing cell)
+    validated = Validator(config=slow_ok).validate(str(inbox / "01_network.ipynb"))
     autograded = nbformat.read(course_dir / "autograded/blitz/01_network/01_network.ipynb", as_version=4)
     feedback = (course_dir / "feedback/blitz/01_network/01_network.html").read_text(encoding="utf-8")
     return {"net_line": line_of(cell.source, FC1_LINE), "validated": validated, "autograded": autograded,
@@ -238,3 +239,50 @@ def test_does_the_feedback_show_the_message_and_no_grader_frame(graded_blitz):
     assert f"in your cell, line {graded_blitz['net_line']}: {FC1_LINE}" in text
     for marker in ("autograde/", "hidden.py", "solutions/", "checks.py"):  # (a demo cell may show its own traceback)
         assert marker not in text
+
+
+# -- a learner who silences the message still fails ------------------------------------------
+SILENCERS = {
+    "empty": "CheckFailed._render_traceback_ = lambda self: []",
+    "none": "CheckFailed._render_traceback_ = lambda self: None",
+    "raises": "CheckFailed._render_traceback_ = lambda self: 1 / 0",
+    "deleted": "del CheckFailed._render_traceback_",
+}
+GRADING_SHELL = """
+import json, sys
+from autograde import checks, kernel
+original = checks.CheckFailed.__dict__["_render_traceback_"]
+results, shell = {}, kernel.make_shell()
+for name, silencer in json.loads(sys.argv[1]).items():
+    sent = []
+    job = {"lang": "en", "exercises": ["mse_loss"], "cells": [
+        {"source": "from autograde.checks import CheckFailed, Checker\\n" + silencer, "learner": True,
+         "exercise": "mse_loss"},
+        {"source": "Checker('mse_loss').call(lambda output, target: output @ target, 1, 2)", "test": True,
+         "exercise": "mse_loss"}]}
+    kernel.run_cells(job, {}, sent.append, shell=shell)
+    results[name] = next(m["outputs"] for m in sent if m.get("cell") == 1)
+    checks.CheckFailed._render_traceback_ = original
+open(sys.argv[2], "w").write(json.dumps(results))  # (the run captures file descriptors 1 and 2)
+"""
+
+
+@pytest.mark.slow
+def test_does_a_learner_who_replaces_the_rendering_still_score_zero(tmp_path):
+    """The rendering is a class attribute learner code can reach: whatever it does, the test cell fails."""
+    import json
+    import subprocess
+    import sys
+
+    from nbformat.v4 import new_output
+    from nbgrader.utils import determine_grade
+
+    results = tmp_path / "outputs.json"
+    done = subprocess.run([sys.executable, "-c", GRADING_SHELL, json.dumps(SILENCERS), str(results)],
+                          capture_output=True, text=True, timeout=120, cwd=course.REPO)
+    assert done.returncode == 0, done.stderr
+    for name, outputs in json.loads(results.read_text()).items():
+        cell = new_code_cell("", metadata={"nbgrader": {"grade": True, "solution": False, "points": 2,
+                                                          "grade_id": "test_mse_loss"}})
+        cell.outputs = [new_output(**o) for o in outputs]
+        assert outputs and determine_grade(cell)[0] == 0, (name, outputs)
