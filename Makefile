@@ -21,10 +21,14 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# The edition's copy; its .jupyter folder holds JupyterLab's interface language for the edition.
+COPY := $(if $(filter ko,$(EDITION)),$(STUDENT_DIR)/ko,$(STUDENT_DIR))
+
 student: $(STAMP)
-	$(PY) -m autograde student-copy $(if $(filter ko,$(EDITION)),--edition ko $(STUDENT_DIR)/ko,$(STUDENT_DIR))
+	$(PY) -m autograde student-copy $(if $(filter ko,$(EDITION)),--edition ko,) $(COPY)
 
 lab: student
+	JUPYTER_CONFIG_PATH="$(abspath $(COPY))/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
 	$(VENV)/bin/jupyter lab --notebook-dir=$(STUDENT_DIR) --port=$(LAB_PORT) $(ROOT_FLAG) \
 		--ServerApp.default_url=/lab/tree/$(if $(filter ko,$(EDITION)),ko/,)01_network/01_network.ipynb $(LAB_ARGS)
 

@@ -23,11 +23,17 @@ from typing import Any
 
 import torch
 
-from autograde import messages
+from autograde import call_text, messages
 
 
 class CheckFailed(AssertionError):
-    """A check failed; the message is written for the learner."""
+    """A check failed; the message is written for the learner.
+
+    IPython shows it as the message alone (``_render_traceback_``): the frames of the checks, the
+    hidden tests and the reference would only hide it. The cell still ends in an error output, which
+    is what nbgrader's Validate, the grader and nbval look for. A message about learner code that
+    raised names the learner's own line (``Checker.call``).
+    """
 
     def __init__(self, exercise: str, text: str):
         super().__init__(text)
@@ -35,6 +41,9 @@ class CheckFailed(AssertionError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
 
 
 def short(value: Any, limit: int = 300) -> str:
@@ -88,17 +97,18 @@ class Checker:
 
     # -- running learner code ---------------------------------------------------------
     def call(self, fn: Callable[..., Any], *args: Any, what: str | None = None, **kwargs: Any) -> Any:
-        """Call learner code; an exception becomes a message that explains it."""
-        what = what or messages.text(self.lang, "calling", name=getattr(fn, "__name__", repr(fn)))
+        """Call learner code; an exception becomes a message with the call and the learner's line."""
         try:
             with quiet() as caught:
                 result = fn(*args, **kwargs)
         except CheckFailed:
             raise
         except NotImplementedError:
+            what = what or call_text.describe(self.lang, fn, args, kwargs)
             self.fail(what, messages.text(self.lang, "a_result"), "NotImplementedError", "not_implemented")
         except Exception as error:  # noqa: BLE001 - any learner error becomes feedback
-            self.fail(what, messages.text(self.lang, "a_result"), f"{type(error).__name__}: {error}", "raised")
+            what = what or call_text.describe(self.lang, fn, args, kwargs)
+            raise CheckFailed(self.exercise, call_text.raised(self.lang, self.exercise, what, error)) from None
         self.warned.extend(w for w in caught if w not in self.warned)
         return result
 

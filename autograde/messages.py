@@ -29,7 +29,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "  note: your code raised a warning (no points lost): {warning}",
         "ko": "  참고: 코드에서 경고가 나왔습니다(감점 없음): {warning}",
     },
-    "calling": {"en": "calling {name}(...)", "ko": "{name}(...) 호출"},
+    # A call of learner code that raised: the call, the learner's line, the hint (autograde/call_text.py).
+    "calling": {"en": "calling {call}", "ko": "{call} 호출"},
+    "calling_with": {"en": "calling {call} with {args}", "ko": "{call} 호출({args})"},
+    "arg_shape": {"en": "{name} of shape {shape}", "ko": "{name}: shape {shape}"},
+    "arg_type": {"en": "{name} of type {kind}", "ko": "{name}: {kind}"},
+    "raised_failure": {
+        "en": "✗ {exercise}: {what} raised {error}\n{where}    hint:     {hint}",
+        "ko": "✗ {exercise}: {what} 중 오류: {error}\n{where}    힌트:      {hint}",
+    },
+    "learner_line": {"en": "    in your cell, line {line}: {code}\n", "ko": "    여러분의 셀 {line}번째 줄: {code}\n"},
     "a_result": {"en": "a result", "ko": "결과 값"},
     "returned": {"en": "no error; it returned {value}", "ko": "오류 없이 {value}을(를) 반환함"},
     "shape": {"en": "a tensor of shape {shape}", "ko": "shape이 {shape}인 Tensor"},
@@ -76,8 +85,10 @@ GENERIC_HINTS: dict[str, dict[str, str]] = {
         "이 셀을 다시 실행하세요.",
     },
     "raised": {
-        "en": "Your code raised an error. Run your cell on the same input and read the traceback.",
-        "ko": "코드에서 오류가 났습니다. 같은 입력으로 셀을 실행해 보고 traceback을 읽어 보세요.",
+        "en": "Your code raised this error on the input above. Call it the same way in a new cell to see "
+        "the whole traceback.",
+        "ko": "위 입력에서 코드가 이 오류를 냈습니다. 새 셀에서 같은 방법으로 호출해 보면 traceback 전체를 볼 수 "
+        "있습니다.",
     },
     "not_finite": {
         "en": "The result holds inf or nan. Large inputs overflow exp(); subtract the largest value first "

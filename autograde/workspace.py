@@ -109,8 +109,13 @@ def scratch_workspace(source: Path | None = None) -> Iterator[Workspace]:
 def student_copy(dest: Path, source: Path | None = None) -> tuple[list[Path], list[Path]]:
     """Put the student copy of every notebook under ``dest``; never overwrite a learner's file.
 
-    Returns (written, kept): the new files, and the existing ones left as they were.
+    Returns (written, kept): the new files, and the existing ones left as they were. ``dest`` also
+    gets JupyterLab's default interface language for the edition (see autograde/lab_language.py).
     """
+    from autograde import lab_language
+
+    langs = {nb.lang for nb in course.notebooks(source or course.SOURCE)}
+    lab_language.write_default(Path(dest), langs.pop() if len(langs) == 1 else "en")
     written, kept = [], []
     with scratch_workspace(source) as ws:
         for nb in release(ws):

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -22,11 +23,22 @@ from test_launch import free_port, wait_for  # the way the launch tests start a 
 
 from autograde import course
 from autograde.course import REPO
+from autograde.editions import EDITIONS
+from autograde.workspace import Workspace, release
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", REPO / "artifacts" / "screenshots"))
 TOKEN = "course-browser-test"
 SOLVED = "05_shapes"  # the notebook the Validate button checks, once solved
+GRADER_FRAMES = ("autograde/", "checks.py", "hidden.py", "solutions/")
+FAILING = "02_losses"  # the notebook whose failing check is photographed in each edition
+# A learner's mse_loss that averages rows, then "columns" of what is left: a 1-D tensor has no dim 1.
+MISTAKE = """def mse_loss(output, target):
+    if output.shape != target.shape:
+        raise ValueError("different shapes")
+    squared = (output - target) ** 2
+    return squared.mean(dim=1).mean(dim=1)"""
+MISTAKE_LINE = 5
 
 
 def no_browser(reason: str):
@@ -82,6 +94,10 @@ def lab(tmp_path_factory, released):
         shutil.copyfile(released.path("release", nb.assignment, nb.path.name), target)
     source = next(nb for nb in course.notebooks() if nb.assignment == SOLVED)
     solve(root / SOLVED / source.path.name, source.path, root / "solved" / SOLVED / source.path.name)
+    # As Binder's post-build step does: the Korean launch link switches the interface language.
+    server_config = tmp / "config" / "jupyter_server_config.d" / "course.json"
+    server_config.parent.mkdir(parents=True)
+    server_config.write_text(json.dumps({"ServerApp": {"jpserver_extensions": {"autograde.lab_language": True}}}))
     settings = tmp / "settings"
     for plugin, values in {
         # Every cell in the page, not only those scrolled into view, so that each can be checked.
@@ -112,17 +128,21 @@ def lab(tmp_path_factory, released):
 
 # The notebook is run the way a student runs it: one cell after another (JupyterLab's "run all"
 # stops at the first error, and the student copy's exercises raise until they are written).
-RUN_NOTEBOOK = """async ({path, all}) => {
+RUN_NOTEBOOK = """async ({path, all, upto, sources}) => {
   const app = window.jupyterapp;
   const panel = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
   await panel.context.ready;
   await panel.sessionContext.ready;
   while (!panel.sessionContext.session?.kernel) { await new Promise(r => setTimeout(r, 100)); }
   const notebook = panel.content;
+  for (const [i, source] of Object.entries(sources || {})) {  // what a learner typed into a cell
+    notebook.widgets[Number(i)].model.sharedModel.setSource(source);
+  }
   if (all) {
     await app.commands.execute('notebook:run-all-cells');
   } else {
-    for (let i = 0; i < notebook.widgets.length; i++) {
+    const last = upto ?? notebook.widgets.length - 1;
+    for (let i = 0; i <= last; i++) {
       notebook.activeCellIndex = i;
       notebook.deselectAll();
       await app.commands.execute('notebook:run-cell');
@@ -139,6 +159,7 @@ RUN_NOTEBOOK = """async ({path, all}) => {
       nbgrader: cell.model.getMetadata('nbgrader') || {},
       errors: outputs.filter(o => o.output_type === 'error').map(o => `${o.ename}: ${o.evalue}`),
       enames: outputs.filter(o => o.output_type === 'error').map(o => o.ename),
+      shown: cell.node.querySelector('.jp-OutputArea')?.innerText || '',  // what the learner reads
       stderr: outputs.filter(o => o.output_type === 'stream' && o.name === 'stderr').map(o => o.text).join(''),
       pngs: outputs.filter(o => o.data && o.data['image/png']).length,
       widgets: outputs.filter(o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length,
@@ -166,8 +187,11 @@ def open_lab(browser, lab, workspace: str):
     return page
 
 
-def run(page, path: str, all_cells: bool = False) -> list[dict]:
-    cells = page.evaluate(RUN_NOTEBOOK, {"path": path, "all": all_cells})
+def run(page, path: str, all_cells: bool = False, upto: int | None = None,
+        sources: dict[int, str] | None = None) -> list[dict]:
+    """Run a notebook's cells (to ``upto``), after typing ``sources`` into cells by index."""
+    cells = page.evaluate(RUN_NOTEBOOK, {"path": path, "all": all_cells, "upto": upto,
+                                         "sources": {str(i): text for i, text in (sources or {}).items()}})
     page.wait_for_timeout(200)  # let the last outputs paint before anything is photographed
     return cells
 
@@ -250,6 +274,10 @@ def test_does_the_student_copy_run_render_and_respond_in_a_real_browser(browser,
                 # the first exercise, in a cell that runs cleanly in the solved notebook.
                 follows = cell["index"] > first_exercise and not any(
                     o.output_type == "error" for o in solved[cell["index"]].get("outputs", []))
+                # A failing check shows its message (a test cell may also fail on a name an earlier
+                # exercise left undefined: then the test cell's own line, still no grader frame).
+                if cell["nbgrader"].get("grade") and any(frame in cell["shown"] for frame in GRADER_FRAMES):
+                    problems.append(f"{where} shows the grader's own frames: {cell['shown'][:300]!r}")
                 if cell["errors"] and not graded and not follows:
                     problems.append(f"{where} (not an exercise) shows {cell['errors']}")
                 if "from explore" in cell["source"] and cell["errors"]:
@@ -292,3 +320,83 @@ def test_does_validate_pass_a_solved_notebook_in_the_browser(browser, lab):
         page.evaluate(CLOSE_NOTEBOOK)
     finally:
         page.close()
+
+
+# Does a glyph come from a font? Each character is drawn on a canvas in the font of the notebook's
+# text: a character no font has is drawn as the same fallback box as any other missing character.
+GLYPHS = """(notebook) => {
+  const markdown = [...notebook.querySelectorAll('.jp-RenderedMarkdown')];
+  const text = markdown.map(node => node.textContent).join(' ');
+  const hangul = [...new Set(text.match(/[\\uAC00-\\uD7A3]/g) || [])].slice(0, 2);
+  const family = getComputedStyle(markdown[0]).fontFamily;
+  const draw = ch => {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 48;
+    const g = canvas.getContext('2d');
+    g.font = `32px ${family}`;
+    g.fillText(ch, 4, 38);
+    return canvas.toDataURL();
+  };
+  const missing = draw('\\u{10FFFD}');  // a private-use character: no font has it
+  return {hangul, family, boxesAlike: draw('\\u{10FFFC}') === missing,
+          drawn: hangul.map(ch => draw(ch) !== missing), distinct: hangul.length === 2 && draw(hangul[0]) !== draw(hangul[1])};
+}"""
+
+SAID = {  # what the message says, per edition
+    "en": ("calling mse_loss(output, target) with output of shape (2, 2), target of shape (2, 2) raised IndexError",
+           f"in your cell, line {MISTAKE_LINE}: return squared.mean(dim=1).mean(dim=1)", "File"),
+    "ko": ("mse_loss(output, target) 호출(output: shape (2, 2), target: shape (2, 2)) 중 오류: IndexError",
+           f"여러분의 셀 {MISTAKE_LINE}번째 줄: return squared.mean(dim=1).mean(dim=1)", "파일"),
+}
+
+
+@pytest.fixture(scope="module")
+def korean_copy(lab, tmp_path_factory):
+    """The Korean copy of one notebook, where Binder puts it (ko/ beside the English copy)."""
+    korean = Workspace(root=tmp_path_factory.mktemp("ko-course"), source=EDITIONS["ko"])
+    for nb in release(korean, [FAILING]):
+        (lab["root"] / "ko" / FAILING).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb, lab["root"] / "ko" / FAILING / nb.name)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("edition", ["en", "ko"])
+def test_does_a_failing_check_show_only_its_message_in_each_edition(browser, lab, korean_copy, edition):
+    """The learner's launch link, the test cell of mse_loss run with the stub, then with a mistake."""
+    path = f"{'ko/' if edition == 'ko' else ''}{FAILING}/{FAILING}.ipynb"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        # Binder's links: plain for English, through /course-language/ko/ for Korean.
+        link = f"course-language/ko/{path}" if edition == "ko" else f"lab/tree/{path}"
+        page.goto(f"{lab['base']}/{link}?token={TOKEN}")
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-cell')",
+                               timeout=60_000)
+        called, line, menu = SAID[edition]
+        assert page.evaluate("document.documentElement.lang").startswith(edition)
+        expect(page.locator(".lm-MenuBar-itemLabel").first).to_have_text(menu)
+
+        cells = run(page, path, upto=8)
+        exercise, test = cells[7], cells[8]
+        assert exercise["nbgrader"]["grade_id"] == "mse_loss" and test["nbgrader"]["grade_id"] == "test_mse_loss"
+        stub = test["shown"]
+        assert stub.startswith("✗ mse_loss") and "NotImplementedError" in stub, stub
+        shot(cell_at(page, path, 8), f"{FAILING}-stub-check-{edition}")
+
+        shown = run(page, path, upto=8, sources={7: MISTAKE})[8]["shown"]
+        assert shown.splitlines()[0].startswith(f"✗ mse_loss: {called}"), shown
+        assert shown.splitlines()[1].strip() == line, shown
+        for frame in (*GRADER_FRAMES, "Traceback", "File "):
+            assert frame not in stub and frame not in shown
+        shot(cell_at(page, path, 8), f"{FAILING}-failed-check-{edition}")
+
+        if edition == "ko":
+            glyphs = panel(page, path).evaluate(GLYPHS)
+            assert glyphs["boxesAlike"], "the fallback box must be recognisable for this check to mean anything"
+            assert len(glyphs["hangul"]) == 2 and all(glyphs["drawn"]) and glyphs["distinct"], glyphs
+        page.screenshot(path=str(ARTIFACTS / f"{FAILING}-lab-{edition}.png"))
+        page.evaluate(CLOSE_NOTEBOOK)
+    finally:
+        page.close()
+        # The language is the server's, like a learner's setting: give the next test English again.
+        urllib.request.urlopen(f"{lab['base']}/course-language/en/?token={TOKEN}", timeout=30).close()

@@ -36,25 +36,36 @@ def wait_for(url: str, seconds: float = 90) -> int:
     raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
+def interface_language(base: str, token: str) -> str:
+    """The locale JupyterLab's front end will load: the user's setting, else the setting's default."""
+    url = f"{base}/lab/api/settings/@jupyterlab/translation-extension:plugin?token={token}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        setting = json.load(response)
+    return setting["settings"].get("locale", setting["schema"]["properties"]["locale"]["default"])
+
+
 @pytest.mark.slow
-def test_does_make_lab_serve_jupyterlab_over_the_student_copy(tmp_path):
+@pytest.mark.parametrize(("edition", "copy", "locale"), [("en", "", "en"), ("ko", "ko", "ko_KR")])
+def test_does_make_lab_serve_jupyterlab_over_the_student_copy(tmp_path, edition, copy, locale):
     port, token, student = free_port(), "course-test-token", tmp_path / "student"
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "user-settings")}
     args = f"--no-browser --ip=127.0.0.1 --IdentityProvider.token={token}"
     lab = subprocess.Popen(
-        ["make", "-s", "lab", f"STUDENT_DIR={student}", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
+        ["make", "-s", "lab", f"EDITION={edition}", f"STUDENT_DIR={student}", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         assert wait_for(f"http://127.0.0.1:{port}/lab?token={token}") == 200
-        tree = f"http://127.0.0.1:{port}/api/contents/01_network?token={token}"
+        tree = f"http://127.0.0.1:{port}/api/contents/{(Path(copy) / '01_network').as_posix()}?token={token}"
         with urllib.request.urlopen(tree, timeout=10) as response:
             names = [item["name"] for item in json.load(response)["content"]]
         assert "01_network.ipynb" in names
+        assert interface_language(f"http://127.0.0.1:{port}", token) == locale
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         lab.wait(timeout=30)
-    notebooks = sorted(student.glob("*/*.ipynb"))
+    notebooks = sorted((student / copy).glob("*/*.ipynb"))
     assert len(notebooks) >= 5
     for nb in notebooks:
         text = nb.read_text()
@@ -100,6 +111,22 @@ def test_does_binder_postbuild_set_up_a_fresh_student_environment(tmp_path):
     enabled = json.loads(listing.stdout)
     for name in ("formgrader", "assignment_list", "course_list"):
         assert enabled[f"nbgrader.server_extensions.{name}"] is False
+    assert enabled["autograde.lab_language"] is True  # the Korean launch link switches the interface language
     assert enabled["nbgrader.server_extensions.validate_assignment"] is True
     settings = json.loads((config / "jupyter_server_config.d" / "zz-course-student.json").read_text())
     assert settings["ServerApp"]["default_url"].endswith("/01_network/01_network.ipynb")
+
+
+def test_do_the_language_settings_keep_what_else_is_there(tmp_path):
+    from autograde import lab_language
+
+    user = tmp_path / "user" / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
+    user.parent.mkdir(parents=True)
+    user.write_text('{\n  // written by JupyterLab\n  "displayStringsPrefix": true,\n}')
+    lab_language.write_user_setting(tmp_path / "user", "ko")
+    assert json.loads(user.read_text()) == {"displayStringsPrefix": True, "locale": "ko_KR"}
+    lab_language.write_user_setting(tmp_path / "user", "en")
+    assert json.loads(user.read_text())["locale"] == "en"
+
+    default = lab_language.write_default(tmp_path / "copy", "ko")
+    assert json.loads(default.read_text()) == {lab_language.PLUGIN: {"locale": "ko_KR"}}
