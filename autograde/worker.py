@@ -62,6 +62,14 @@ def _prctl(option: int, value: int) -> None:
 
 def warm():
     """Import everything a notebook of the course needs, once; return the IPython shell to fork."""
+    preload()
+    from autograde import kernel
+
+    return kernel.make_shell()
+
+
+def preload() -> None:
+    """Import what the course's notebooks use and run one training step (the lazy parts of torch)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -87,14 +95,12 @@ def warm():
         pass
     import autograde.checks  # noqa: F401
     import autograde.hidden  # noqa: F401
-    from autograde import kernel
 
     for optional in ("explore", "explore.widgets"):
         try:
             __import__(optional)
         except ImportError:
             pass
-    return kernel.make_shell()
 
 
 def _vm_size() -> int:
