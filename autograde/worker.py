@@ -186,8 +186,8 @@ def _describe(status: int) -> str:
     return "the process stopped"
 
 
-def process_table(cmdline: bool = False) -> dict[int, tuple[int, str, int, bytes]]:
-    """pid -> (parent pid, state, session id, command line if asked) of every process this one can see."""
+def process_table() -> dict[int, tuple[int, str, int]]:
+    """pid -> (parent pid, state, session id) of every process this one can see."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -195,13 +195,9 @@ def process_table(cmdline: bool = False) -> dict[int, tuple[int, str, int, bytes
         try:
             with open(f"/proc/{entry}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
-            command = b""
-            if cmdline:
-                with open(f"/proc/{entry}/cmdline", "rb") as cmd:
-                    command = cmd.read()
         except OSError:
             continue
-        found[int(entry)] = (int(fields[1]), fields[0], int(fields[3]), command)
+        found[int(entry)] = (int(fields[1]), fields[0], int(fields[3]))
     return found
 
 
@@ -210,7 +206,7 @@ def clean_up(session: int) -> int:
     killed = 0
     for _ in range(50):
         me = os.getpid()
-        victims = {pid for pid, (parent, _, sid, _) in process_table().items()
+        victims = {pid for pid, (parent, _, sid) in process_table().items()
                    if pid != me and (sid == session or parent == me)}
         if not victims:
             break
