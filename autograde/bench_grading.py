@@ -9,11 +9,16 @@ for every notebook of the course, and grades them twice, in one run on this mach
     assignment, one after the other;
 (b) with the course tool: ``python -m autograde --course-dir D grade --workers auto`` on its own copy.
 
+(c) the floor: the same notebooks' code (the graded copies (b) wrote, hidden tests included) run
+    cell by cell in one warm IPython process, one notebook after the other, with no grading
+    machinery at all (no fork, no sandbox, no limits, no capture, no scoring); its time counts
+    from after the imports.
+
 Both gradebooks are then read back: every student must have the same score for every exercise of
 every notebook (the differences are printed and the exit status is 1 otherwise). Printed for each:
 wall seconds, seconds per student and peak memory (the sum of the resident set sizes of the whole
 process tree, kernels included, sampled from /proc every 0.2 s; shared pages count once per
-process, so it overstates a little). The last line is the ratio of the two wall times.
+process, so it overstates a little). The last lines are the ratios (a)/(b) and (b)/(c).
 
 The mix: for student i and notebook j the submission is ``full`` (every solution cell filled with
 the reference from the source notebook), ``partial`` (the exercises cycle through the reference,
@@ -218,6 +223,59 @@ def course_tool(root: Path, workers: str | None, log: Path) -> Measured:
     return measured
 
 
+def floor_main(paths: list[str]) -> None:
+    """(c), in its own process: import what the notebooks need once, then run every notebook's code cells.
+
+    A plain IPython shell, one notebook after the other: no fork, no sandbox, no limits, no
+    output capture, no protocol, no scoring.
+    """
+    import io
+    import sys as _sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from autograde.worker import preload
+
+    preload()  # the same imports as a grading worker's, and nothing of the grading machinery
+    shell = InteractiveShell.instance()
+    try:
+        shell.enable_matplotlib("inline")  # as the grader's shell does; a plain shell may refuse
+    except NotImplementedError:
+        pass
+    start = time.perf_counter()
+    stdout, stderr, home = _sys.stdout, _sys.stderr, os.getcwd()
+    paths = [os.path.abspath(p) for p in paths]
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            os.environ["COURSE_LANG"] = (nb.metadata.get("course") or {}).get("lang") or "en"
+            shell.reset(new_session=False)
+            _sys.stdout = _sys.stderr = io.StringIO()
+            try:
+                for cell in nb.cells:
+                    if cell.cell_type == "code":
+                        shell.run_cell(cell.source, silent=True)
+            finally:
+                _sys.stdout, _sys.stderr = stdout, stderr
+        os.chdir(home)
+    print(f"FLOOR {time.perf_counter() - start:.3f}")
+
+
+def floor(tool: Workspace, log: Path) -> float:
+    """(c): seconds to run the code of every notebook (b) graded, in one warm process."""
+    graded = sorted(str(p) for p in tool.path("autograded").glob("*/*/*.ipynb"))
+    cmd = [sys.executable, "-c", "import sys; from autograde.bench_grading import floor_main; floor_main(sys.argv[1:])",
+           *graded]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=environment(), stdin=subprocess.DEVNULL)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ (c) floor over {len(graded)} notebooks\n{done.stdout}{done.stderr}")
+    found = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("FLOOR ")]
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"the floor run failed (log: {log})")
+    return float(found[0])
+
+
 # -- reading the gradebooks --------------------------------------------------------------
 def scores(db_url: str) -> dict[tuple[str, str], dict[str, float]]:
     """(student, notebook) -> grade cell -> points, for every graded notebook in a gradebook."""
@@ -321,6 +379,9 @@ def bench(work: Path, n: int, assignments: dict[str, list[course.Notebook]], not
         b = course_tool(tool.root, None, log)
         label = "`autograde grade` (no --workers)"
     print(f"(b) {label}: {b.seconds:.1f} s, {b.seconds / n:.2f} s per student, peak memory {mib(b.peak)}", flush=True)
+    c = floor(tool, log)
+    print(f"(c) floor, the same notebooks' code in one warm process, no grading machinery: {c:.1f} s, "
+          f"{c / n:.2f} s per student", flush=True)
     print(f"peak memory = the sum of RSS over each command's whole process tree (kernels included), "
           f"sampled from /proc every {SAMPLE_EVERY} s")
 
@@ -333,6 +394,7 @@ def bench(work: Path, n: int, assignments: dict[str, list[course.Notebook]], not
             print(f"  {line}")
     else:
         print(f"scores: identical for all {len(klass.kinds)} student notebooks")
+    print(f"overhead (b)/(c): {b.seconds / c:.2f}x")
     print(f"speed-up (a)/(b): {a.seconds / b.seconds:.1f}x")
     return 1 if diff or a.failed or b.failed else 0
 

@@ -8,15 +8,20 @@ in nbformat's output format, so nbgrader can score the notebook as usual.
 
 Around each cell it also enforces what a kernel does not:
 
-- a per-cell timeout (``SIGALRM``; the worker kills the child if the cell ignores it);
+- a processor-time limit per cell (``ITIMER_PROF``) and a wall-clock backstop (``ITIMER_REAL``),
+  both raising :class:`CellTimeout` (the worker kills the child if the cell ignores it);
+- the cell's status from IPython's own execution result (``error_before_exec`` /
+  ``error_in_exec``), not from the outputs, so silencing tracebacks cannot make a failing test pass;
 - the integrity of what the tests rely on (:class:`Watch`): if learner code replaces
-  ``torch.allclose``, a builtin, ``sys.stderr``, the checks, or a module the locked cells
-  imported, the change is undone and the exercise scores zero;
-- poisoned exercises: an exercise whose code killed the kernel, or that tampered, gets an error
-  in its test cell that says why (the test cell still runs: later tests may use what it defines).
+  ``torch.allclose``, a builtin, ``sys.stderr``, the checks, a module the locked cells imported,
+  or how the shell runs a cell, the change is undone and reported as a ``tamper`` event (the
+  grader then scores the exercise zero: :func:`autograde.scoring.zero_flagged`);
+- lost exercises: an exercise whose code killed the kernel gets an error in its test cell that
+  says why (the test cell still runs: later tests may use what it defines).
 
-Messages go to the worker as JSON lines on a pipe: ``{"start": i}`` before cell ``i`` and
-``{"cell": i, ...}`` after it, then ``{"done": true}``.
+Messages go to the worker through ``send(kind, **fields)`` (:mod:`autograde.protocol`):
+``start`` before cell ``i``, ``cell`` with its :class:`~autograde.protocol.CellResult` after it,
+then ``done``.
 """
 
 from __future__ import annotations
@@ -28,17 +33,20 @@ import math
 import os
 import signal
 import sys
-import time
 import types
 import warnings
 from collections.abc import Callable
 
+from IPython.core.interactiveshell import ExecutionResult as _ExecutionResult
+from IPython.core.interactiveshell import InteractiveShell
+
 from autograde import messages
+from autograde.protocol import CellResult, Event, Job
 
 # Bound now, before any learner code runs: the kernel keeps working if a learner replaces
 # json.dumps, time.perf_counter or os.fstat in their module.
 _encode = json.JSONEncoder().encode
-_perf_counter = time.perf_counter
+_run_cell = InteractiveShell.run_cell
 _setitimer = signal.setitimer
 _fstat = os.fstat
 _pread = os.pread
@@ -48,7 +56,11 @@ CURRENT: list[dict] = []  # the outputs of the cell that is running
 
 
 class CellTimeout(BaseException):
-    """Raised inside a cell that runs longer than the per-cell timeout."""
+    """Raised inside a cell that outlives its processor-time limit (``cpu``) or its wall-clock backstop."""
+
+    def __init__(self, cpu: bool = True) -> None:
+        super().__init__("processor time" if cpu else "wall clock")
+        self.cpu = cpu
 
 
 # -- what a kernel sends back, recorded as nbformat outputs --------------------------------
@@ -144,8 +156,15 @@ def make_shell():
 
 
 # -- what the tests rely on ---------------------------------------------------------------
-def _watched_namespaces() -> dict[str, dict]:
-    """label -> a namespace whose entries learner code must not replace."""
+SHOWN_ONLY = ("showtraceback", "_showtraceback", "showsyntaxerror", "showindentationerror")  # how errors look, not whether
+
+
+def _watched_namespaces(shell=None) -> dict[str, dict]:
+    """label -> a namespace whose entries learner code must not replace.
+
+    The shell's classes are watched too (how a cell runs and reports its result), except the
+    methods that only show errors: a cell's status does not depend on them.
+    """
     import torch
     import torch.nn
     import torch.nn.functional
@@ -169,8 +188,15 @@ def _watched_namespaces() -> dict[str, dict]:
         "autograde.hidden": autograde.hidden.__dict__,
         "autograde.messages": autograde.messages.__dict__,
         "autograde.checks.Checker": autograde.checks.Checker.__dict__,
+        "IPython's InteractiveShell": InteractiveShell.__dict__,
+        "IPython's ExecutionResult": _ExecutionResult.__dict__,
     }
+    if shell is not None:
+        spaces["the grading shell"] = type(shell).__dict__
     return spaces
+
+
+SHELL_LABELS = ("IPython's InteractiveShell", "the grading shell")
 
 
 SYS_NAMES = ("stdout", "stderr", "stdin", "displayhook", "excepthook", "modules", "meta_path", "path_hooks")
@@ -181,9 +207,12 @@ GUARDED_MODULES = ("builtins", "torch", "torch.testing", "torch.nn", "torch.nn.f
 class Watch:
     """Remember what the tests rely on; find, undo and name any change learner code makes to it."""
 
-    def __init__(self) -> None:
-        self.spaces = _watched_namespaces()
-        self.snapshot = {label: dict(space) for label, space in self.spaces.items()}
+    def __init__(self, shell=None) -> None:
+        self.shell = shell
+        self.spaces = _watched_namespaces(shell)
+        self.snapshot = {label: {k: v for k, v in space.items() if label not in SHELL_LABELS or k not in SHOWN_ONLY}
+                         for label, space in self.spaces.items()}
+        self.shell_attrs = set(vars(shell)) if shell is not None else set()
         self.plain = {label: type(space) is dict for label, space in self.spaces.items()}
         self.sys = {name: getattr(sys, name) for name in SYS_NAMES}
         self.modules = {name: sys.modules.get(name) for name in GUARDED_MODULES}
@@ -214,7 +243,8 @@ class Watch:
                     if self.plain[label]:
                         space[key] = value  # builtins come first: everything below may use them
                     else:
-                        _restore(label, key, value)
+                        _restore(_owner_of(label, self.shell), key, value)
+        changed.extend(self._check_shell())
         for name, value in self.sys.items():
             if getattr(sys, name) is not value:
                 changed.append(f"sys.{name}")
@@ -236,11 +266,30 @@ class Watch:
         return changed
 
 
+    def _check_shell(self) -> list[str]:
+        """Methods added to the shell's classes or set on the shell itself (how a cell runs and reports)."""
+        if self.shell is None:
+            return []
+        changed = []
+        for label in SHELL_LABELS:
+            owner, before = _owner_of(label, self.shell), self.snapshot[label]
+            for key in [k for k in self.spaces[label] if k not in before and k not in SHOWN_ONLY]:
+                changed.append(f"{label}.{key}")
+                try:
+                    delattr(owner, key)
+                except (TypeError, AttributeError):
+                    pass
+        for key in [k for k in vars(self.shell) if k not in self.shell_attrs and k not in SHOWN_ONLY]:
+            if callable(getattr(type(self.shell), key, None)):
+                changed.append(f"the grading shell's {key}")
+                vars(self.shell).pop(key, None)
+        return changed
+
+
 _MISSING = object()
 
 
-def _restore(label: str, key: str, value: object) -> None:
-    owner = _owner_of(label)
+def _restore(owner: type | None, key: str, value: object) -> None:
     if owner is not None:
         try:
             setattr(owner, key, value)
@@ -248,13 +297,16 @@ def _restore(label: str, key: str, value: object) -> None:
             pass
 
 
-def _owner_of(label: str):
+def _owner_of(label: str, shell=None):
     import torch
 
     import autograde.checks
 
+    if label == "the grading shell":
+        return type(shell)
     return {"torch.Tensor": torch.Tensor, "torch._C.TensorBase": torch._C.TensorBase,
-            "torch.nn.Module": torch.nn.Module, "autograde.checks.Checker": autograde.checks.Checker}.get(label)
+            "torch.nn.Module": torch.nn.Module, "autograde.checks.Checker": autograde.checks.Checker,
+            "IPython's InteractiveShell": InteractiveShell, "IPython's ExecutionResult": _ExecutionResult}.get(label)
 
 
 def _fd_identity(fd: int) -> tuple[int, int] | None:
@@ -278,8 +330,8 @@ def reference_origin(value: object) -> str | None:
 
 
 # -- running the cells --------------------------------------------------------------------
-def _on_alarm(signum, frame):
-    raise CellTimeout()
+def _on_timer(signum, frame):
+    raise CellTimeout(signum == signal.SIGPROF)
 
 
 class FdCapture:
@@ -304,38 +356,42 @@ class FdCapture:
                 _append_stream(name, data.decode("utf-8", "replace"))
 
 
-def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], shell=None) -> None:
-    """Execute the job's cells in order; ``skip`` maps cell indexes not to run to the reason."""
-    lang = job.get("lang") or "en"
-    cells = job["cells"]
-    exercises = set(job.get("exercises", []))
-    timeout = float(job.get("cell_timeout", 10))
-    poisoned: dict[str, str] = dict(job.get("poison", {}))
+def run_cells(job: Job, skip: dict[int, str], send: Callable[..., None], shell=None) -> None:
+    """Execute the job's cells in order; ``skip`` maps cell indexes not to run to the reason.
+
+    ``send(kind, **fields)`` reports to the worker: ``start`` before each cell, ``cell`` with its
+    :class:`~autograde.protocol.CellResult` after it, ``done`` at the end. A cell's status comes
+    from IPython's execution result, whatever the cell did to how errors are shown.
+    """
+    lang = job.lang
+    cells = job.cells
+    exercises = set(job.exercises)
+    lost: dict[str, str] = {}  # exercise -> why its code is not run again (it killed the kernel before)
     for index, reason in skip.items():
-        exercise = cells[index].get("exercise")
-        if exercise and exercise not in poisoned:
-            poisoned[exercise] = reason
+        exercise = cells[index].exercise
+        if exercise and exercise not in lost:
+            lost[exercise] = reason
 
     shell = shell or make_shell()
     sys.stdout, sys.stderr = Stream("stdout"), Stream("stderr")
     sys.stdin = io.StringIO("")
     fds = FdCapture()
-    watch = Watch()
+    watch = Watch(shell)
     watch.sys.update(stdout=sys.stdout, stderr=sys.stderr, stdin=sys.stdin)
     watch.fds = {fd: _fd_identity(fd) for fd in (1, 2)}
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGALRM, _on_timer)
+    signal.signal(signal.SIGPROF, _on_timer)
 
-    memory_gib = float(job.get("memory_limit") or 0) / 2**30
+    memory_gib = job.memory_limit / 2**30
     taken: set[str] = set()  # exercises found bound to the reference
     for index, cell in enumerate(cells):
-        send({"start": index})
+        send("start", cell=index)
         CURRENT.clear()
         sys.stdout.written = sys.stderr.written = 0
-        exercise, events = cell.get("exercise"), []
-        started = _perf_counter()
-        if index in skip and not cell.get("test"):
+        exercise, events = cell.exercise, []
+        if index in skip and not cell.test:
             CURRENT.append(_error(lang, "skipped", reason=skip[index]))
-            send({"cell": index, "outputs": list(CURRENT), "execution_count": None, "events": events})
+            send("cell", cell=index, result=CellResult(tuple(CURRENT), None, "not_run"), events=())
             continue
         # A test cell always runs, even for a lost exercise: later tests may use what it defines.
         # If it killed the kernel before, the exercise's name now raises instead.
@@ -343,52 +399,59 @@ def run_cells(job: dict, skip: dict[int, str], send: Callable[[dict], None], she
         if index in skip and exercise:
             saved = shell.user_ns.get(exercise, _MISSING)
             shell.user_ns[exercise] = _dead(skip[index])
-        _execute(shell, cell["source"], timeout)
+        failure = _execute(shell, cell.source, job.cell_timeout, job.cell_wall_timeout)
         if saved is not _MISSING:
             shell.user_ns[exercise] = saved
         elif index in skip and exercise:
             shell.user_ns.pop(exercise, None)
-        changed = watch.check(shell.user_ns, learner=bool(cell.get("learner")))
+        changed = watch.check(shell.user_ns, learner=cell.learner)
         fds.collect()
-        for output in CURRENT:
-            if output.get("output_type") == "error" and output.get("ename") == "CellTimeout":
-                output["evalue"] = messages_text(lang, "timeout", seconds=f"{timeout:g}")
-                output["traceback"] = [f"CellTimeout: {output['evalue']}"]
-                events.append({"kind": "timeout", "exercise": exercise,
-                               "detail": messages_text("en", "timeout", seconds=f"{timeout:g}")})
-            elif output.get("output_type") == "error" and _out_of_memory(output):
-                events.append({"kind": "memory", "exercise": exercise, "detail": f"the limit is {memory_gib:g} GiB"})
-
+        if isinstance(failure, CellTimeout):
+            key, seconds = ("timeout", job.cell_timeout) if failure.cpu else ("wall_timeout", job.cell_wall_timeout)
+            CURRENT[:] = [o for o in CURRENT if o.get("ename") != "CellTimeout"]
+            CURRENT.append(_error(lang, key, seconds=f"{seconds:g}"))
+            events.append(Event("timeout", exercise, messages_text("en", key, seconds=f"{seconds:g}")))
+        elif failure is not None and _out_of_memory(failure, CURRENT):
+            events.append(Event("memory", exercise, f"the limit is {memory_gib:g} GiB"))
         if changed:
-            what = ", ".join(changed)
-            if exercise:
-                poisoned.setdefault(exercise, messages_text(lang, "tampered", what=what))
-            events.append({"kind": "tamper", "exercise": exercise, "detail": what})
-        if cell.get("learner"):
+            events.append(Event("tamper", exercise, ", ".join(changed)))
+        if cell.learner:
             for name in sorted(exercises - taken):
                 origin = reference_origin(shell.user_ns.get(name))
                 if origin:
                     taken.add(name)
-                    what = f"{name} taken from {origin}"
-                    poisoned.setdefault(name, messages_text(lang, "tampered", what=what))
-                    events.append({"kind": "tamper", "exercise": name, "detail": what})
-        if cell.get("test") and exercise in poisoned:
-            CURRENT.append(_error(lang, "poisoned", reason=poisoned[exercise]))
-        if not cell.get("learner") and not cell.get("test"):
+                    events.append(Event("tamper", name, f"{name} taken from {origin}"))
+        status = "error" if failure is not None else "ok"
+        if cell.test and exercise in lost:
+            CURRENT.append(_error(lang, "poisoned", reason=lost[exercise]))
+            status = "error"
+        if not cell.learner and not cell.test:
             watch.protect(shell.user_ns)
-        send({"cell": index, "outputs": _jsonable(CURRENT), "execution_count": shell.execution_count - 1,
-              "events": events, "seconds": round(_perf_counter() - started, 3)})
-    send({"done": True})
+        send("cell", cell=index, result=CellResult(tuple(_jsonable(CURRENT)), shell.execution_count - 1, status),
+             events=tuple(events))
+    send("done")
 
 
-def _execute(shell, source: str, timeout: float) -> None:
-    """Run one cell under the per-cell timeout."""
-    _setitimer(signal.ITIMER_REAL, timeout)
+def _execute(shell, source: str, cpu_seconds: float, wall_seconds: float) -> BaseException | None:
+    """Run one cell under its processor-time limit and its wall-clock backstop; return its error, if any.
+
+    The error comes from IPython's execution result (``error_before_exec`` / ``error_in_exec``),
+    so a cell that silences tracebacks still counts as failed.
+    """
+    _setitimer(signal.ITIMER_PROF, cpu_seconds)
+    _setitimer(signal.ITIMER_REAL, wall_seconds)
     try:
-        shell.run_cell(source, store_history=True)
-    except CellTimeout:  # raised between the shell's own handlers
-        CURRENT.append({"output_type": "error", "ename": "CellTimeout", "evalue": "", "traceback": []})
+        result = _run_cell(shell, source, store_history=True)
+        outcome = vars(result) if isinstance(result, _ExecutionResult) else {}
+        if not outcome:
+            return GradingError("the cell gave no execution result")
+        return outcome.get("error_before_exec") or outcome.get("error_in_exec")
+    except CellTimeout as timeout:  # raised between the shell's own handlers
+        return timeout
+    except BaseException as error:  # noqa: BLE001 - whatever escaped the shell is this cell's failure
+        return error
     finally:
+        _setitimer(signal.ITIMER_PROF, 0)
         _setitimer(signal.ITIMER_REAL, 0)
 
 
@@ -403,9 +466,11 @@ def _dead(reason: str):
     return lost
 
 
-def _out_of_memory(output: dict) -> bool:
-    return output.get("ename") == "MemoryError" or "can't allocate memory" in output.get("evalue", "") \
-        or "not enough memory" in output.get("evalue", "")
+def _out_of_memory(error: BaseException, outputs: list[dict]) -> bool:
+    """Did the cell fail for want of memory (the error itself, or an error it showed)?"""
+    texts = [str(error), *(o.get("evalue", "") for o in outputs if o.get("output_type") == "error")]
+    return isinstance(error, MemoryError) or any(o.get("ename") == "MemoryError" for o in outputs) \
+        or any("can't allocate memory" in t or "not enough memory" in t for t in texts)
 
 
 def messages_text(lang: str, key: str, **values: object) -> str:

@@ -44,20 +44,41 @@ TEXTS: dict[str, dict[str, str]] = {
     "shape": {"en": "a tensor of shape {shape}", "ko": "shape이 {shape}인 Tensor"},
     # What the grader writes into a cell it stopped, skipped or scored zero (see autograde/kernel.py).
     "grading_timeout": {
-        "en": "this cell ran longer than {seconds} s and was stopped",
-        "ko": "이 셀이 {seconds}초 넘게 실행되어 중단했습니다",
+        "en": "this cell used more than {seconds} s of processor time and was stopped",
+        "ko": "이 셀이 처리 시간을 {seconds}초 넘게 써서 중단했습니다",
+    },
+    "grading_wall_timeout": {
+        "en": "this cell ran longer than {seconds} s (wall clock) and was stopped",
+        "ko": "이 셀이 (벽시계 기준) {seconds}초 넘게 실행되어 중단했습니다",
     },
     "grading_hung": {
-        "en": "this cell ran longer than {seconds} s and did not stop when interrupted",
-        "ko": "이 셀이 {seconds}초 넘게 실행되었고 중단 요청에도 멈추지 않았습니다",
+        "en": "this cell went past its limit ({limit}) and did not stop when interrupted",
+        "ko": "이 셀이 제한({limit})을 넘었고 중단 요청에도 멈추지 않았습니다",
     },
+    "grading_cpu_seconds": {"en": "{seconds} s of processor time", "ko": "처리 시간 {seconds}초"},
+    "grading_wall_seconds": {"en": "{seconds} s wall clock", "ko": "벽시계 {seconds}초"},
     "grading_crashed": {
         "en": "the kernel died while running this cell ({how})",
         "ko": "이 셀을 실행하는 중에 커널이 죽었습니다({how})",
     },
+    "grading_protocol": {
+        "en": "the grader stopped this cell: its code broke the grading protocol ({detail})",
+        "ko": "채점기가 이 셀을 중단했습니다: 코드가 채점 프로토콜을 어겼습니다({detail})",
+    },
     "grading_time_limit": {
-        "en": "not run: the notebook had used up the {seconds} s a submission may run",
-        "ko": "실행하지 않음: 제출물 하나에 허용된 {seconds}초를 이미 다 썼습니다",
+        "en": "not run: the notebook had used up the {seconds} s of processor time a submission may use",
+        "ko": "실행하지 않음: 제출물 하나에 허용된 처리 시간 {seconds}초를 이미 다 썼습니다",
+    },
+    "grading_wall_limit": {
+        "en": "not run: the notebook had run for the {seconds} s (wall clock) a submission may run",
+        "ko": "실행하지 않음: 제출물 하나에 허용된 실행 시간(벽시계) {seconds}초가 지났습니다",
+    },
+    "grading_why_hidden": {"en": "it ended in an error that showed no traceback",
+                           "ko": "오류로 끝났지만 traceback이 보이지 않았습니다"},
+    "grading_why_not_run": {"en": "it did not run", "ko": "실행되지 않았습니다"},
+    "grading_no_evidence": {
+        "en": "This test scores 0: the grader has no evidence that it ran to the end without an error ({why}).",
+        "ko": "이 테스트는 0점입니다: 오류 없이 끝까지 실행되었다는 근거가 없습니다({why}).",
     },
     "grading_skipped": {
         "en": "not run again: {reason}",

@@ -1,12 +1,16 @@
 """Run notebook jobs on warm workers: a local pool of N processes, or a Dask cluster.
 
-A job is a JSON-able dict (see :mod:`autograde.kernel`); running it returns the executed cells'
-outputs and the events. Only JSON crosses between the grader and a worker, never pickles, so a
-student's code cannot hand the grader anything but data.
+A job is a :class:`autograde.protocol.Job`; running it returns an :class:`~autograde.protocol.Answer`
+with the executed cells' outputs and the events. Only JSON crosses between the grader and a worker,
+never pickles, and every answer is checked (the job's id and token, one result per code cell,
+types and sizes), so a student's code cannot hand the grader anything but data, nor an answer
+for another student's job. Every job has a deadline enforced here, from outside the worker: a
+worker that is stopped or wedged is killed and replaced, and that notebook scores zero.
 
 - :class:`LocalPool` starts ``workers`` warm processes (:mod:`autograde.worker`, inside the
   sandbox when there is one) and feeds them jobs from a queue, longest first; results come back
-  as they finish. A worker that dies is restarted and its job tried once more.
+  as they finish. A worker that dies is restarted and its job tried once more; one that is late
+  or breaks the protocol is replaced and its job fails (zero, with the reason).
 - :class:`DaskPool` sends each job to a Dask distributed scheduler; on each Dask worker the job
   runs on a warm worker process of its own (:func:`run_on_dask_worker`), so Dask's workers need
   only this package installed. Dask is imported only here, only when ``--scheduler`` is given.
@@ -16,76 +20,173 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
+import select
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
+from autograde import protocol
 from autograde import sandbox as sandboxes
+from autograde.protocol import Answer, Job
 
 READY_TIMEOUT = 300  # seconds a worker may take to import torch and friends
+STOP_CHECK = 2.0  # seconds between two looks at whether a worker was stopped
 
 
 class WorkerError(RuntimeError):
     """A worker process could not start or died outside a job's child."""
 
 
+class WorkerLate(WorkerError):
+    """A worker gave no answer by the job's deadline (stopped or wedged): it is killed, never trusted again."""
+
+
 class WorkerProcess:
-    """One warm worker process and the pipe to it."""
+    """One warm worker process and the pipe to it; every read has a deadline."""
 
     def __init__(self, box: sandboxes.Sandbox) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(box.command(sys.executable, "-m", "autograde.worker"),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                     text=True, bufsize=1)
-        ready = self._read_line(READY_TIMEOUT)
-        if not ready or not json.loads(ready).get("ready"):
-            raise WorkerError(f"a grading worker did not start: {self._log_tail()}")
+        argv = [sys.executable, "-P", "-m", "autograde.worker", *(["--wipe-tmp"] if box.on else [])]
+        self.proc = subprocess.Popen(box.command(*argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, bufsize=0)
+        self.buffer = b""
+        try:
+            ready = json.loads(self._read_line(READY_TIMEOUT))
+        except (WorkerError, ValueError) as error:
+            self.close()
+            raise WorkerError(f"a grading worker did not start: {error}") from None
+        if not isinstance(ready, dict) or ready.get("ready") is not True:
+            self.close()
+            raise WorkerError("a grading worker did not start: it did not say it was ready")
 
-    def _read_line(self, timeout: float | None = None) -> str:
-        if timeout is None:
-            return self.proc.stdout.readline()
-        box: list[str] = []
-        reader = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        return box[0] if box else ""
+    def _read_line(self, timeout: float) -> bytes:
+        """One line from the worker within ``timeout`` seconds (:class:`WorkerLate` if not, :class:`WorkerError` at its end)."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerLate(f"gave no answer within {timeout:g} s")
+            ready, _, _ = select.select([fd], [], [], min(left, STOP_CHECK))
+            if not ready:
+                if self.stopped():
+                    raise WorkerLate("was stopped by a signal")
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise WorkerError(f"a grading worker died: {self._log_tail()}")
+            self.buffer += chunk
+            if len(self.buffer) > protocol.MAX_ANSWER:
+                raise protocol.ProtocolError(f"an answer larger than {protocol.MAX_ANSWER} bytes")
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
+
+    def stopped(self) -> bool:
+        """Is the worker process stopped (``SIGSTOP`` and friends)? It would never answer.
+
+        The worker is the Python process of the tree whose parent is not Python (the job's
+        child, forked from it, may stop itself: the worker deals with that).
+        """
+        tree = _descendants(self.proc.pid, include_root=True)
+        python = os.fsencode(sys.executable)
+
+        def is_python(pid: int) -> bool:
+            return pid in tree and tree[pid][2].split(b"\0")[0] == python
+
+        return any(state in "Tt" for pid, (parent, state, _) in tree.items() if is_python(pid) and not is_python(parent))
+
+    def _write(self, data: bytes, timeout: float) -> None:
+        """Send ``data`` within ``timeout`` seconds (a stopped worker does not read its pipe)."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdin.fileno()
+        os.set_blocking(fd, False)
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerLate(f"took no job within {timeout:g} s")
+            _, ready, _ = select.select([], [fd], [], left)
+            if not ready:
+                continue
+            try:
+                data = data[os.write(fd, data):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise WorkerError(f"a grading worker died: {self._log_tail()}") from None
 
     def _log_tail(self) -> str:
         self.log.seek(0)
         lines = self.log.read().strip().splitlines()
         return lines[-1] if lines else f"exit status {self.proc.poll()}"
 
-    def run(self, job: dict) -> dict:
-        try:
-            self.proc.stdin.write(json.dumps(job) + "\n")
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError):
-            line = ""
-        if not line:
-            raise WorkerError(f"a grading worker died: {self._log_tail()}")
-        return json.loads(line)
+    def run(self, job: Job) -> Answer:
+        """Run ``job``; its answer, checked against it. Raises :class:`WorkerError` (died),
+        :class:`WorkerLate` (past the deadline) or :class:`~autograde.protocol.ProtocolError`."""
+        self._write((job.to_json() + "\n").encode(), job.deadline())
+        answer = Answer.from_json(self._read_line(job.deadline()), job)
+        if self.buffer:
+            raise protocol.ProtocolError("the worker sent more than one answer")
+        return answer
 
     def close(self) -> None:
-        """Stop the worker: it holds nothing worth a clean shutdown."""
+        """Stop the worker and everything below it: it holds nothing worth a clean shutdown."""
         with contextlib.suppress(OSError):
             self.proc.stdin.close()
-        self.proc.kill()
+        for _ in range(2):  # twice: a process may have forked while the first pass ran
+            for pid in [*_descendants(self.proc.pid), self.proc.pid]:  # stopped or not, outside a sandbox too
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
         self.proc.wait()
         self.log.close()
 
 
-def run_with_retry(get_worker, replace_worker, job: dict) -> dict:
-    """Run ``job``; if the worker itself dies, start a new one and try once more."""
+def _descendants(root: int, include_root: bool = False) -> dict[int, tuple[int, str, bytes]]:
+    """pid -> (parent, state, command line) of every process below ``root`` (and ``root`` itself if asked)."""
+    from autograde.worker import process_table
+
+    table = process_table()
+    found = [root] if include_root and root in table else []
+    todo = [root]
+    while todo:
+        parent = todo.pop()
+        children = [pid for pid, row in table.items() if row[0] == parent and pid not in found]
+        found.extend(children)
+        todo.extend(children)
+    rows = {}
+    for pid in found:  # command lines of the tree only: reading every process's would cost more
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                rows[pid] = (table[pid][0], table[pid][1], cmd.read())
+        except OSError:
+            continue
+    return rows
+
+
+def run_with_retry(get_worker, replace_worker, job: Job) -> Answer:
+    """Run ``job``; if the worker dies, start a new one and try once more.
+
+    A worker that is late, or whose answer breaks the protocol, is replaced and the job is not
+    tried again: the notebook scores zero with the reason (fail closed).
+    """
     for attempt in (1, 2):
         try:
             return get_worker().run(job)
+        except WorkerLate as error:
+            replace_worker()
+            return Answer.failed(job, f"its grading worker {error}, so it was killed and replaced "
+                                      "(the notebook's code stopped or wedged it)")
+        except protocol.ProtocolError as error:
+            replace_worker()
+            return Answer.failed(job, f"its grading worker's answer broke the protocol ({error}) and was replaced")
         except WorkerError as error:
             replace_worker()
             if attempt == 2:
-                return {"id": job.get("id"), "error": str(error)}
+                return Answer.failed(job, str(error))
     raise AssertionError("unreachable")
 
 
@@ -101,10 +202,10 @@ class LocalPool:
         for thread in self.threads:
             thread.start()  # each thread starts its worker process at once, in parallel
 
-    def submit(self, job: dict) -> None:
+    def submit(self, job: Job) -> None:
         self.todo.put(job)
 
-    def next(self, timeout: float | None = None) -> tuple[dict, dict] | None:
+    def next(self, timeout: float | None = None) -> tuple[Job, Answer] | None:
         """The next finished (job, result), or None if none finished within ``timeout``."""
         try:
             return self.done.get(timeout=timeout)
@@ -140,10 +241,11 @@ class LocalPool:
                 if job is None:
                     return
                 try:
-                    result = run_with_retry(get, replace, job)
+                    answer = run_with_retry(get, replace, job)
                 except Exception as error:  # noqa: BLE001 - report it as this job's failure
-                    result = {"id": job.get("id"), "error": f"{type(error).__name__}: {error}"}
-                self.done.put((job, result))
+                    replace()
+                    answer = Answer.failed(job, f"{type(error).__name__}: {error}")
+                self.done.put((job, answer))
         finally:
             replace()
 
@@ -167,9 +269,7 @@ def run_on_dask_worker(job_json: str, sandbox_mode: str) -> str:
             worker.close()
         _LOCAL.worker = None
 
-    result = run_with_retry(get, replace, json.loads(job_json))
-    result["sandbox"] = box.note
-    return json.dumps(result)
+    return run_with_retry(get, replace, Job.from_json(job_json)).to_json()
 
 
 class DaskPool:
@@ -184,11 +284,11 @@ class DaskPool:
         self.sandbox_mode = sandbox_mode
         self.pending: dict = {}
 
-    def submit(self, job: dict) -> None:
-        future = self.client.submit(run_on_dask_worker, json.dumps(job), self.sandbox_mode, pure=False)
+    def submit(self, job: Job) -> None:
+        future = self.client.submit(run_on_dask_worker, job.to_json(), self.sandbox_mode, pure=False)
         self.pending[future] = job
 
-    def next(self, timeout: float | None = None) -> tuple[dict, dict] | None:
+    def next(self, timeout: float | None = None) -> tuple[Job, Answer] | None:
         from distributed import wait
 
         if not self.pending:
@@ -202,10 +302,12 @@ class DaskPool:
         future = next(iter(finished))
         job = self.pending.pop(future)
         try:
-            result = json.loads(future.result())
+            answer = Answer.from_json(future.result(), job)
+        except protocol.ProtocolError as error:
+            answer = Answer.failed(job, f"the cluster's answer broke the protocol: {error}")
         except Exception as error:  # noqa: BLE001 - the cluster lost the task
-            result = {"id": job.get("id"), "error": f"the cluster could not run it: {type(error).__name__}: {error}"}
-        return job, result
+            answer = Answer.failed(job, f"the cluster could not run it: {type(error).__name__}: {error}")
+        return job, answer
 
     def close(self) -> None:
         self.client.close()

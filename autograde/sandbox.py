@@ -6,7 +6,9 @@ the system's ``/usr`` and libraries, the Python installation and the course's pa
 folder (other students' submissions, the gradebook, the source notebooks with their hidden
 tests) is not there at all, there is no network (a new network namespace with nothing in it),
 and processes see only their own process tree. The environment is cleared down to what Python
-needs.
+needs. The worker runs with ``python -P`` from ``/tmp``, so ``/tmp`` is not on ``sys.path``, and
+it empties ``/tmp`` after every job (``--wipe-tmp``): nothing one student's code writes there is
+seen by the next.
 
 ``--sandbox auto`` (the default) uses bubblewrap when ``bwrap`` is found and works, and says
 "sandbox: off" with the reason otherwise; ``--sandbox on`` refuses to grade without it;

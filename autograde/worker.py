@@ -6,35 +6,52 @@ interpreter, torch, scikit-learn, matplotlib, IPython, the checks); each job the
 child forked from that clean state, so nothing one student's code did (globals, patched
 functions, files in the working folder) is seen by the next.
 
-For each job the worker:
+The worker is started with ``python -P`` (neither its working folder nor ``/tmp`` is on
+``sys.path``). For each job (a :class:`autograde.protocol.Job`) the worker:
 
-- forks a child in its own session, working folder (removed afterwards) and memory limit
-  (``RLIMIT_AS``), which runs the cells (:func:`autograde.kernel.run_cells`);
-- kills the child when a cell outlives its timeout by more than a grace period, or the whole
-  notebook outlives the submission's wall-clock cap;
+- forks a child that keeps no descriptor but its own result pipe (stdin, stdout and stderr on
+  ``/dev/null``, then captured per cell), in its own session, private working and temporary
+  folder (removed afterwards), memory limit (``RLIMIT_AS``) and processor-time limit
+  (``RLIMIT_CPU``, the hard stop); the child runs the cells (:func:`autograde.kernel.run_cells`);
+- reads the child's messages under the protocol (:class:`autograde.protocol.ChildMessage`: the
+  run's token, cell indexes in order, sizes); a message that breaks it counts as a crash of the
+  cell that was running;
+- measures the child's processor time from outside and kills it when a cell goes past its limit
+  (processor time, or the generous wall-clock backstop) by more than a grace period, or the
+  notebook past its own;
 - when the child dies (``os._exit``, a segfault, the memory killer) or is killed, runs the
   notebook again in a fresh child, skipping the cells that killed it, so every other exercise is
   still graded and the lost one scores zero with the reason;
-- afterwards kills every process the child left behind (the worker is a child subreaper, so
-  orphans come back to it).
+- afterwards, whatever happened, reaps the child and kills every process it left behind (the
+  worker is a child subreaper, so orphans come back to it); in the sandbox it also empties its
+  private ``/tmp`` (``--wipe-tmp``).
 
-The answer holds each cell's outputs and execution count, and the events (crashes, timeouts,
-memory, tampering) the report shows.
+The answer (:class:`autograde.protocol.Answer`) holds each cell's outputs, execution count and
+status, and the events (crashes, timeouts, memory, tampering) the report shows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
+import math
 import os
+import secrets
 import select
 import shutil
 import signal
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 
-GRACE = 3.0  # seconds a cell may outlive its timeout before the child is killed
+from autograde import protocol
+from autograde.protocol import Answer, CellResult, Event, Job
+
+GRACE = 3.0  # seconds a cell may outlive its limit before the child is killed
+POLL = 0.25  # seconds between two looks at a child's processor time
+TICKS = os.sysconf("SC_CLK_TCK")
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -45,6 +62,14 @@ def _prctl(option: int, value: int) -> None:
 
 def warm():
     """Import everything a notebook of the course needs, once; return the IPython shell to fork."""
+    preload()
+    from autograde import kernel
+
+    return kernel.make_shell()
+
+
+def preload() -> None:
+    """Import what the course's notebooks use and run one training step (the lazy parts of torch)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -70,14 +95,12 @@ def warm():
         pass
     import autograde.checks  # noqa: F401
     import autograde.hidden  # noqa: F401
-    from autograde import kernel
 
     for optional in ("explore", "explore.widgets"):
         try:
             __import__(optional)
         except ImportError:
             pass
-    return kernel.make_shell()
 
 
 def _vm_size() -> int:
@@ -89,41 +112,67 @@ def _vm_size() -> int:
     return 0
 
 
-def _child(job: dict, skip: dict[int, str], write_fd: int, shell, scratch: str) -> None:
-    """In the forked child: set the limits, then run the cells; never returns."""
+def _close_other_fds(keep: int) -> None:
+    """Leave the child only stdin/stdout/stderr (on /dev/null) and ``keep``: never the worker's own pipes."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    for entry in os.listdir("/proc/self/fd"):
+        fd = int(entry)
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _child(job: Job, skip: dict[int, str], write_fd: int, token: str, shell, scratch: str, cpu_left: float) -> None:
+    """In the forked child: drop every descriptor but its result pipe, set the limits, run the cells; never returns."""
     code = 0
-    encode = json.JSONEncoder().encode  # bound before the learner's code can replace json.dumps
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # bound before the learner's code can replace json.dumps
+
+    def send(kind: str, **fields: object) -> None:
+        data = (encode(protocol.child_line(token, kind, **{k: _plain(v) for k, v in fields.items()})) + "\n").encode()
+        while data:
+            data = data[os.write(write_fd, data):]
+
     try:
+        _close_other_fds(write_fd)
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         import resource
 
-        limit = int(job.get("memory_limit") or 0)
-        if limit > 0:
-            ceiling = _vm_size() + limit
+        if job.memory_limit > 0:
+            ceiling = _vm_size() + job.memory_limit
             resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # The worker measures processor time from outside; this is the hard stop if it cannot.
+        seconds = max(1, math.ceil(cpu_left + GRACE))
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 2))
         os.chdir(scratch)
         os.environ.update(HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=os.path.join(scratch, ".matplotlib"),
-                          COURSE_LANG=job.get("lang") or "en")
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
+                          COURSE_LANG=job.lang)
+        tempfile.tempdir = scratch
         from autograde import kernel
-
-        def send(message: dict) -> None:
-            data = (encode(message) + "\n").encode()
-            while data:
-                data = data[os.write(write_fd, data):]
 
         kernel.run_cells(job, skip, send, shell=shell)
     except BaseException as error:  # noqa: BLE001 - the child must always end with os._exit
         code = 70
         try:
-            os.write(write_fd, (encode({"broken": f"{type(error).__name__}: {error}"}) + "\n").encode())
+            send("broken", detail=f"{type(error).__name__}: {error}")
         except BaseException:  # noqa: BLE001
             pass
     finally:
         os._exit(code)
+
+
+def _plain(value: object) -> object:
+    """A protocol dataclass (or a tuple of them) as JSON-able data."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    return value
 
 
 def _describe(status: int) -> str:
@@ -137,9 +186,9 @@ def _describe(status: int) -> str:
     return "the process stopped"
 
 
-def _processes() -> list[tuple[int, int, int]]:
-    """(pid, parent pid, session id) of every process this worker can see."""
-    found = []
+def process_table() -> dict[int, tuple[int, str, int]]:
+    """pid -> (parent pid, state, session id) of every process this one can see."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -148,7 +197,7 @@ def _processes() -> list[tuple[int, int, int]]:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        found.append((int(entry), int(fields[1]), int(fields[3])))
+        found[int(entry)] = (int(fields[1]), fields[0], int(fields[3]))
     return found
 
 
@@ -157,7 +206,8 @@ def clean_up(session: int) -> int:
     killed = 0
     for _ in range(50):
         me = os.getpid()
-        victims = {pid for pid, parent, sid in _processes() if pid != me and (sid == session or parent == me)}
+        victims = {pid for pid, (parent, _, sid) in process_table().items()
+                   if pid != me and (sid == session or parent == me)}
         if not victims:
             break
         for pid in victims:
@@ -177,43 +227,79 @@ def clean_up(session: int) -> int:
     return killed
 
 
-class Run:
-    """One child running the notebook once; what it reported, and how it ended."""
+def cpu_seconds(pid: int) -> float:
+    """Processor time (user + system) ``pid`` has used, with its children that ended; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / TICKS
 
-    def __init__(self, job: dict, skip: dict[int, str], shell, scratch: str) -> None:
+
+class Run:
+    """One child running the notebook once: what it reported (checked against the protocol), and how it ended."""
+
+    def __init__(self, job: Job, skip: dict[int, str], shell, scratch: str, cpu_left: float) -> None:
+        self.token = secrets.token_hex(16)
         read_fd, write_fd = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             os.close(read_fd)
-            _child(job, skip, write_fd, shell, scratch)
+            _child(job, skip, write_fd, self.token, shell, scratch, cpu_left)
         os.close(write_fd)
         self.read_fd = read_fd
         self.buffer = b""
-        self.cells: dict[int, dict] = {}
-        self.current: int | None = None
-        self.started = time.monotonic()
-        self.done = False
-        self.broken: str | None = None  # the grading kernel itself failed, because of the cell's code
+        self.expect = protocol.Expect(len(job.cells))
+        self.events: list[Event] = []
+        self.broken: str | None = None  # the grading kernel itself failed, or broke the protocol, because of the cell's code
+        self.violated = False
+        self.blamed: int | None = None  # the cell a protocol violation is charged to
+        self.cell_started = time.monotonic()
+        self.cell_cpu = 0.0  # the child's processor time when the current cell started
+        self.cpu = 0.0  # the child's processor time, last measured
+        self.status: int | None = None
 
-    def messages(self, timeout: float) -> list[dict] | None:
-        """Messages that arrived within ``timeout`` seconds; None at end of stream."""
+    @property
+    def current(self) -> int | None:
+        return self.expect.current
+
+    @property
+    def done(self) -> bool:
+        return self.expect.done and not self.violated
+
+    def read(self, timeout: float) -> bool:
+        """Take in what arrived within ``timeout`` seconds; False at end of stream or after a violation."""
         ready, _, _ = select.select([self.read_fd], [], [], max(timeout, 0))
+        self.cpu = cpu_seconds(self.pid) or self.cpu
         if not ready:
-            return []
+            return True
         chunk = os.read(self.read_fd, 1 << 20)
         if not chunk:
-            return None
+            return False
         self.buffer += chunk
         *lines, self.buffer = self.buffer.split(b"\n")
-        found = []
-        for line in lines:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(message, dict):
-                found.append(message)
-        return found
+        try:
+            if len(self.buffer) > protocol.MAX_MESSAGE:
+                raise protocol.ProtocolError(f"a message from the child is larger than {protocol.MAX_MESSAGE} bytes")
+            for line in lines:
+                message = protocol.ChildMessage.parse(line, self.token, self.expect.cells)
+                if message.kind == "broken":
+                    self.broken = message.detail[:200]
+                    continue
+                self.expect.accept(message)
+                if message.kind == "start":
+                    self.cell_started, self.cell_cpu = time.monotonic(), self.cpu
+                elif message.kind == "cell":
+                    self.events.extend(message.events)
+        except protocol.ProtocolError as error:
+            self.broken = str(error)[:300]
+            self.violated = True
+            # blamed on the cell that was running (or had just run) when the bad message came
+            current = self.expect.current if self.expect.current is not None else self.expect.next - 1
+            self.blamed = current if current >= 0 else None
+            return False
+        return True
 
     def kill(self) -> None:
         for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
@@ -223,108 +309,134 @@ class Run:
                 pass
 
     def wait(self) -> int:
-        os.close(self.read_fd)
-        _, status = os.waitpid(self.pid, 0)
-        return status
+        """Reap the child (killed first if it has not ended) and every process it left; return its status."""
+        if self.status is None:
+            try:
+                os.close(self.read_fd)
+            except OSError:
+                pass
+            _, self.status = os.waitpid(self.pid, 0)
+        return self.status
 
 
-def run_job(job: dict, shell) -> dict:
+def _time_limit(job: Job, cpu_used: float, started: float) -> tuple[str, dict] | None:
+    """The notebook's limit it has reached, as a message key and its values; None if neither."""
+    if cpu_used >= job.submission_timeout:
+        return "grading_time_limit", {"seconds": f"{job.submission_timeout:g}"}
+    if time.monotonic() - started >= job.submission_wall_timeout:
+        return "grading_wall_limit", {"seconds": f"{job.submission_wall_timeout:g}"}
+    return None
+
+
+def _watch(run: Run, job: Job, cpu_before: float, started: float) -> str | None:
+    """Follow one child until it ends; kill it when it outlives a limit. Returns ``limit``, ``hung`` or None."""
+    while True:
+        now = time.monotonic()
+        if _time_limit(job, cpu_before + run.cpu, started):
+            run.kill()
+            return "limit"
+        if run.current is not None and (run.cpu - run.cell_cpu > job.cell_timeout + GRACE
+                                        or now - run.cell_started > job.cell_wall_timeout + GRACE):
+            run.kill()
+            return "hung"
+        if not run.read(POLL):
+            return None
+
+
+def run_job(job: Job, shell) -> Answer:
     """Grade-run one notebook: fork, watch, re-run after a crash; return outputs and events."""
     from autograde import messages
 
-    lang = job.get("lang") or "en"
-    cells = job["cells"]
-    cell_timeout = float(job.get("cell_timeout", 10))
-    cap = float(job.get("submission_timeout", 300))
+    lang, cells = job.lang, job.cells
     started = time.monotonic()
-    deadline = started + cap
     skip: dict[int, str] = {}
-    events: list[dict] = []
-    runs, leftovers = 0, 0
-    final: dict[int, dict] = {}
+    events: list[Event] = []
+    runs, leftovers, cpu_used = 0, 0, 0.0
+    final: dict[int, CellResult] = {}
     scratch_root = tempfile.mkdtemp(prefix="grade-")
     try:
         while True:
             runs += 1
             scratch = tempfile.mkdtemp(dir=scratch_root)
-            run = Run(job, skip, shell, scratch)
-            cell_started = time.monotonic()
-            ended = None  # why the child stopped early, if it did
-            while True:
-                now = time.monotonic()
-                limit = deadline - now
-                if run.current is not None:
-                    limit = min(limit, cell_started + cell_timeout + GRACE - now)
-                if limit <= 0:
-                    if deadline - now <= 0:
-                        ended = "time_limit"
-                    else:
-                        ended = "hung"
+            run = Run(job, skip, shell, scratch, job.submission_timeout - cpu_used)
+            ended = None
+            try:
+                ended = _watch(run, job, cpu_used, started)
+            finally:  # whatever happened, the child and everything it started are gone before the next run
+                if not run.expect.done or run.violated:
                     run.kill()
-                    break
-                batch = run.messages(min(limit, 1.0))
-                if batch is None:
-                    break
-                for message in batch:
-                    if "start" in message:
-                        run.current, cell_started = int(message["start"]), time.monotonic()
-                    elif "cell" in message:
-                        run.cells[int(message["cell"])] = message
-                        run.current = None
-                    elif message.get("done"):
-                        run.done = True
-                    elif "broken" in message:
-                        run.broken = str(message["broken"])[:200]
-            status = run.wait()
-            leftovers += clean_up(run.pid)
-            shutil.rmtree(scratch, ignore_errors=True)
-            final = run.cells
+                status = run.wait()
+                leftovers += clean_up(run.pid)
+                shutil.rmtree(scratch, ignore_errors=True)
+            cpu_used += run.cpu
+            final = dict(run.expect.results)
+            events.extend(run.events)
             if run.done:
                 break
-            index = run.current
-            if ended == "time_limit" or index is None:
-                how = "time_limit" if ended == "time_limit" else "crash"
-                key, values = ("grading_time_limit", {"seconds": f"{cap:g}"}) if how == "time_limit" \
-                    else ("grading_crashed", {"how": _describe(status)})
-                lost = sorted({c["exercise"] for i, c in enumerate(cells) if c.get("exercise") and i not in final})
+            index = run.blamed if run.violated else run.current
+            hit = None
+            if ended == "limit" or _over_cpu(status):
+                hit = _time_limit(job, cpu_used, started) or ("grading_time_limit", {"seconds": f"{job.submission_timeout:g}"})
+            if hit or index is None:
+                if hit:
+                    key, values, how = *hit, "time_limit"
+                elif run.violated:
+                    key, values, how = "grading_protocol", {"detail": run.broken}, "protocol"
+                else:
+                    key, values, how = "grading_crashed", {"how": run.broken or _describe(status)}, "crash"
+                lost = sorted({c.exercise for i, c in enumerate(cells) if c.exercise and i not in final})
                 for i in range(len(cells)):
                     if i not in final:
-                        final[i] = {"cell": i, "outputs": [_error(messages.text(lang, key, **values))],
-                                    "execution_count": None, "events": []}
+                        final[i] = CellResult((_error(messages.text(lang, key, **values)),), None, "not_run")
                 for exercise in lost:
-                    events.append({"kind": how, "exercise": exercise, "detail": messages.text("en", key, **values)})
+                    events.append(Event(how, exercise, messages.text("en", key, **values)))
                 break
             if ended == "hung":
-                key, values, kind = "grading_hung", {"seconds": f"{cell_timeout:g}"}, "timeout"
-            elif run.broken:
-                key, values, kind = "grading_crashed", {"how": f"the code broke the grading kernel: {run.broken}"}, "crash"
+                over_cpu = run.cpu - run.cell_cpu > job.cell_timeout + GRACE
+                limit = messages.text(lang, "grading_cpu_seconds" if over_cpu else "grading_wall_seconds",
+                                      seconds=f"{job.cell_timeout if over_cpu else job.cell_wall_timeout:g}")
+                limit_en = messages.text("en", "grading_cpu_seconds" if over_cpu else "grading_wall_seconds",
+                                         seconds=f"{job.cell_timeout if over_cpu else job.cell_wall_timeout:g}")
+                skip[index] = messages.text(lang, "grading_hung", limit=limit)
+                events.append(Event("hung", cells[index].exercise, messages.text("en", "grading_hung", limit=limit_en)))
+                continue
+            if run.violated:
+                key, values, kind = "grading_protocol", {"detail": run.broken}, "protocol"
             else:
-                key, values, kind = "grading_crashed", {"how": _describe(status)}, "crash"
+                key, values, kind = "grading_crashed", {"how": run.broken or _describe(status)}, "crash"
             skip[index] = messages.text(lang, key, **values)
-            events.append({"kind": kind, "exercise": cells[index].get("exercise"), "detail": messages.text("en", key, **values)})
-            if time.monotonic() >= deadline:
-                continue  # the next pass reports the time limit at once
+            events.append(Event(kind, cells[index].exercise, messages.text("en", key, **values)))
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)
-    for message in final.values():
-        events.extend(message.get("events") or [])
     if leftovers:
-        events.append({"kind": "processes", "exercise": None, "detail": "processes left running were killed"})
-    return {
-        "id": job.get("id"),
-        "cells": [{"outputs": final.get(i, {}).get("outputs", []),
-                   "execution_count": final.get(i, {}).get("execution_count")} for i in range(len(cells))],
-        "events": events,
-        "runs": runs,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+        events.append(Event("processes", None, "processes left running were killed"))
+    return Answer(job.id, job.token, tuple(final.get(i, CellResult()) for i in range(len(cells))), tuple(events),
+                  runs=runs, seconds=round(time.monotonic() - started, 3))
+
+
+def _over_cpu(status: int) -> bool:
+    """Did the kernel's hard processor-time limit (``RLIMIT_CPU``) end the child?"""
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU
 
 
 def _error(text: str) -> dict:
     return {"output_type": "error", "ename": "GradingError", "evalue": text, "traceback": [f"GradingError: {text}"]}
 
 
-def serve(stdin, stdout) -> None:
+def wipe(folder: str, keep: str = "") -> None:
+    """Remove everything in ``folder`` (the sandbox's private /tmp) but ``keep``: nothing a job wrote survives it."""
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        if path == keep:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def serve(stdin, stdout, wipe_tmp: bool = False) -> None:
     """Answer jobs until stdin closes."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a job come back here, to be killed
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker ends with the grader
@@ -335,20 +447,26 @@ def serve(stdin, stdout) -> None:
         if not line.strip():
             continue
         try:
-            job = json.loads(line)
-            answer = run_job(job, shell)
-        except Exception as error:  # noqa: BLE001 - a broken job must not end the worker
-            answer = {"id": None, "error": f"{type(error).__name__}: {error}"}
-        stdout.write(json.dumps(answer) + "\n")
+            job = Job.from_json(line)
+        except protocol.ProtocolError as error:
+            answer = Answer("", "", error=f"the worker could not read the job: {error}")
+        else:
+            try:
+                answer = run_job(job, shell)
+            except Exception as error:  # noqa: BLE001 - a broken job must not end the worker
+                answer = Answer.failed(job, f"{type(error).__name__}: {error}")
+        if wipe_tmp:
+            wipe(tempfile.gettempdir())
+        stdout.write(answer.to_json() + "\n")
         stdout.flush()
 
 
 def main() -> None:
     # The protocol owns the original stdout; anything else printed goes to stderr.
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    protocol_out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    serve(sys.stdin, protocol)
+    serve(sys.stdin, protocol_out, wipe_tmp="--wipe-tmp" in sys.argv[1:])
 
 
 if __name__ == "__main__":

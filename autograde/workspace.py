@@ -16,7 +16,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograde import course
+from autograde import course, editions
 
 DEFAULT_ROOT = course.REPO / "course"
 CELL_TIMEOUT = 10  # seconds; nbgrader's default of 30 s is far more than any cell here needs
@@ -74,6 +74,18 @@ class Workspace:
         api = NbGraderAPI(config=config)
         api.log.setLevel(logging.WARNING)
         return api
+
+
+def template_for(nb: course.Notebook, edition: str) -> Path:
+    """The source notebook of ``nb`` in ``edition`` (the learner's language), or ``nb``'s own."""
+    if edition == nb.lang:
+        return nb.path
+    other = editions.EDITIONS.get(edition)
+    if other is not None:
+        candidate = other / nb.path.parent.name / nb.path.name
+        if candidate.exists():
+            return candidate
+    return nb.path
 
 
 def nbgrader_on_path() -> None:

@@ -92,9 +92,13 @@ while True:
     return files(nb)
 
 
+BURN = "import time\n_t = time.process_time()\nwhile time.process_time() - _t < {seconds}:\n    pass"
+
+
 def slow_submission(nb):
+    """3.5 s of processor time per exercise: the third goes past the 10 s a submission may use."""
     for exercise in ("mse_loss", "l1_loss", "cross_entropy"):
-        append_code(nb, exercise, "import time\ntime.sleep(3.5)")
+        append_code(nb, exercise, BURN.format(seconds=3.5))
     return files(nb)
 
 
@@ -256,6 +260,98 @@ except OSError as _e:
     return files(nb)
 
 
+# -- 9. code that goes after the grading machinery itself -------------------------------------------
+PROBE = """
+import importlib.util as _util, os as _os, tempfile as _tempfile
+_left = [f"{_d}/{_f}" for _d in {_os.getcwd(), _tempfile.gettempdir(), _os.environ.get("HOME", "/"), "/tmp"}
+         for _f in ("planted_module.py", "planted_marker") if _os.path.exists(f"{_d}/{_f}")]
+print("PROBE", "found " + ", ".join(sorted(_left)) if _left else "clean",
+      "importable" if _util.find_spec("planted_module") else "not importable")
+"""
+
+
+def honest_with_probe(nb):
+    """An honest student who looks for anything an earlier student left behind (and prints it)."""
+    append_code(nb, "mse_loss", PROBE)
+    return files(nb)
+
+
+WRITE_EVERYWHERE = """
+import os as _os
+for _fd in range(3, 256):
+    try:
+        _os.write(_fd, {data!r})
+    except OSError:
+        pass
+"""
+
+
+def forge_answer(nb):
+    """Writes a forged answer on every descriptor it can find (the worker's protocol pipe, once inherited)."""
+    append_code(nb, "l1_loss", WRITE_EVERYWHERE.format(data=b'{"id": "x", "cells": []}\n{"kind": "done"}\n'))
+    return files(nb)
+
+
+def find_token() -> str:
+    """Code that finds the child's own ``send`` (it holds the run's token) among the interpreter's objects."""
+    return """
+_gc = __import__("g" + "c")
+_send = next(o for o in getattr(_gc, "get_" + "objects")() if getattr(o, "__qualname__", "") == "_child.<locals>.send")
+"""
+
+
+def short_answer(nb):
+    """Finds the result channel, says it is done after only a few cells, and ends before the rest can run."""
+    append_code(nb, "l1_loss", find_token() + """
+import os as _os
+_send("done")
+_os._exit(0)
+""")
+    return files(nb)
+
+
+def silenced_traceback(nb):
+    """A wrong mse_loss, and every traceback silenced so its failing test shows no error (nbgrader's exploit)."""
+    wrong_mse(nb)
+    append_code(nb, "mse_loss", "type(get_ipython()).showtraceback = lambda *args, **kwargs: None")
+    return files(nb)
+
+
+def stop_worker(nb):
+    """Stops the warm worker that runs the notebook (which would wait for it forever)."""
+    append_code(nb, "l1_loss", "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)")
+    return files(nb)
+
+
+def malformed_message(nb):
+    """Leaves a process in a new session, writes garbage on the result channel, then waits."""
+    append_code(nb, "l1_loss", f"""
+import subprocess as _subprocess, sys as _sys, time as _time
+_subprocess.Popen([_sys.executable, "-c", "import time; time.sleep(600)", "{MARKER}"], start_new_session=True)
+""" + WRITE_EVERYWHERE.format(data=b"this is not a message\n") + "_time.sleep(30)\n")
+    return files(nb)
+
+
+def plant_module(nb):
+    """Writes a module and a marker into every folder that could be on sys.path or kept for the next student."""
+    append_code(nb, "mse_loss", """
+import os as _os, tempfile as _tempfile
+for _d in {_os.getcwd(), _tempfile.gettempdir(), _os.environ.get("HOME", "/"), "/tmp"}:
+    try:
+        with open(f"{_d}/planted_module.py", "w") as _f:
+            _f.write("print('PLANTED MODULE RAN')\\n")
+        open(f"{_d}/planted_marker", "w").close()
+    except OSError:
+        pass
+try:
+    import planted_module
+    print("PLANTER imported its own module")
+except ImportError:
+    print("PLANTER could not import its module")
+""")
+    return files(nb)
+
+
 # name -> (builder, score, report lines after the score line); lines match exactly once
 # ``{size}`` is replaced by the size of the handed-in file. The batch runs with
 # --cell-timeout 4 --submission-timeout 10 --memory-limit 1.
@@ -266,11 +362,11 @@ EXPECTED: dict[str, tuple[Callable, float, list[str]]] = {
         "02_losses: l1_loss scored 0: the kernel died while running this cell (killed by signal SIGSEGV)"]),
     "memory_in_cross_entropy": (memory_in_cross_entropy, 4, [
         "02_losses: cross_entropy: ran out of memory (the limit is 1 GiB)"]),
-    "loop_in_mse": (loop_in_mse, 5, ["02_losses: mse_loss: this cell ran longer than 4 s and was stopped"]),
+    "loop_in_mse": (loop_in_mse, 5, ["02_losses: mse_loss: this cell used more than 4 s of processor time and was stopped"]),
     "stubborn_loop": (stubborn_loop, 5, [
-        "02_losses: l1_loss: this cell ran longer than 4 s and did not stop when interrupted"]),
+        "02_losses: l1_loss: this cell went past its limit (30 s wall clock) and did not stop when interrupted"]),
     "slow_submission": (slow_submission, 4, [
-        "02_losses: cross_entropy: not run: the notebook had used up the 10 s a submission may run"]),
+        "02_losses: cross_entropy: not run: the notebook had used up the 10 s of processor time a submission may use"]),
     "leftover_process": (leftover_process, 7, ["02_losses: processes left running were killed"]),
     "stripped_metadata": (stripped_metadata, 7, [
         'repaired 02_losses: cell metadata was missing; found mse_loss, l1_loss, cross_entropy by their code']),
@@ -315,4 +411,28 @@ EXPECTED: dict[str, tuple[Callable, float, list[str]]] = {
         'FAILED 02_losses: 02_losses.ipynb is 30 MB, over the 20 MB limit: clear its outputs '
         '(Edit > Clear Outputs of All Cells), save it and hand it in again']),
 }
-UNREADABLE = ["not_json", "truncated_json", "empty_file", "wrong_file_name", "python_file", "huge_outputs"]
+# Each exploit of the grading machinery, each followed by an honest student who probes for leftovers.
+EXPLOITS: dict[str, tuple[Callable, float, list[str]]] = {
+    "forge_answer": (forge_answer, 5, [
+        "02_losses: l1_loss scored 0: the grader stopped this cell: its code broke the grading protocol "
+        "(a message from the child carries the wrong token)"]),
+    "short_answer": (short_answer, 5, [
+        "02_losses: l1_loss scored 0: the grader stopped this cell: its code broke the grading protocol "
+        "(done before every cell reported)"]),
+    "silenced_traceback": (silenced_traceback, 5, [
+        "02_losses: mse_loss scored 0: its test cell gave no evidence that it passed "
+        "(it ended in an error that showed no traceback)"]),
+    "stop_worker": (stop_worker, 0, [
+        "FAILED 02_losses: could not be run: its grading worker was stopped by a signal, so it was killed and "
+        "replaced (the notebook's code stopped or wedged it)"]),
+    "malformed_message": (malformed_message, 5, [
+        "02_losses: l1_loss scored 0: the grader stopped this cell: its code broke the grading protocol "
+        "(a message from the child is not JSON: Expecting value: line 1 column 1 (char 0))",
+        "02_losses: processes left running were killed"]),
+    "plant_module": (plant_module, 7, []),
+}
+for _name, _expected in EXPLOITS.items():
+    EXPECTED[_name] = _expected
+    EXPECTED[f"{_name}_then_honest"] = (honest_with_probe, 7, [])
+
+UNREADABLE = ["stop_worker", "not_json", "truncated_json", "empty_file", "wrong_file_name", "python_file", "huge_outputs"]

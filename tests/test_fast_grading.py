@@ -21,10 +21,15 @@ from test_robust_grading import hand_in, reference_sources
 
 from autograde.workspace import Workspace, release
 
+BUSY_SECONDS = 1.5  # processor time the busy student's mse_loss cell uses, under the 3 s cell limit
+OPTIONS = ("--cell-timeout", "3")
+
 
 def class_of(student_copy, solutions) -> dict[str, dict[str, bytes]]:
-    """Eight students: full, partial (one or two exercises wrong or left out) and blank."""
-    students = {}
+    """Eight students: full, partial (one or two exercises wrong or left out) and blank; and a busy one."""
+    busy = H.solved(student_copy, solutions)
+    H.append_code(busy, "mse_loss", H.BURN.format(seconds=BUSY_SECONDS))
+    students = {"student_busy": H.files(busy)}
     for i in range(8):
         nb = H.solved(student_copy, solutions) if i % 4 else student_copy
         if i % 4 == 2:
@@ -57,18 +62,24 @@ def graded_copy(template: Path, dest: Path, *options: str) -> SimpleNamespace:
 
 @pytest.fixture(scope="module")
 def serial(course_template, tmp_path_factory):
-    return graded_copy(course_template, tmp_path_factory.mktemp("serial") / "course", "--workers", "1")
+    return graded_copy(course_template, tmp_path_factory.mktemp("serial") / "course", "--workers", "1", *OPTIONS)
 
 
 def test_several_workers_give_the_serial_scores_and_every_row(serial, course_template, tmp_path):
-    parallel = graded_copy(course_template, tmp_path / "course", "--workers", "3")
+    """Six workers on this 2-core machine: each notebook gets a third of a core, and loses nothing for it.
+
+    The cell limit is processor time, so the busy student's 1.5 s of work passes its 3 s limit
+    however long it waits for a core (the wall-clock cap is only the generous backstop).
+    """
+    parallel = graded_copy(course_template, tmp_path / "course", "--workers", "6", *OPTIONS)
     assert parallel.csv == serial.csv
     for graded in (serial, parallel):
         with contextlib.closing(sqlite3.connect(graded.root / "gradebook.db")) as db:
             rows = db.execute("select count(*), count(auto_score) from grade").fetchone()
-        assert rows == (8 * 3, 8 * 3)  # 8 students x 3 graded cells, every one scored
+        assert rows == (9 * 3, 9 * 3)  # 9 students x 3 graded cells, every one scored
+        assert not [line for line in graded.out.splitlines() if "processor time" in line or "wall clock" in line]
     totals = {line.split(",")[0]: line.split(",")[-1] for line in serial.csv.splitlines()[2:]}
-    assert totals == {f"student{i}": ["0", "7", "5", "4"][i % 4] for i in range(8)}  # blank, full, mse wrong, no cross_entropy
+    assert totals == {"student_busy": "7"} | {f"student{i}": ["0", "7", "5", "4"][i % 4] for i in range(8)}
 
 
 def test_several_workers_with_a_postgresql_gradebook(serial, course_template, tmp_path, postgres_server):
@@ -118,8 +129,15 @@ print("B sees:", sorted(k for k, v in seen.items() if v) or "nothing of A")
 """)
     hand_in(ws, "a_dirty", H.files(dirty))
     hand_in(ws, "b_clean", H.files(clean))
+    # the same worker grades a student who plants a module in every folder, then one who looks for it
+    hand_in(ws, "a_plants", H.plant_module(H.solved(student_copy, solutions)))
+    hand_in(ws, "b_probes", H.honest_with_probe(H.solved(student_copy, solutions)))
     result = run("--course-dir", ws.root, "grade", "--workers", "1", "--no-progress")
     assert result.rc == 0, result.out
+    assert f"a_plants/{H.ASSIGNMENT}: 7/7" in result.out.splitlines()
+    probe = "".join(o.get("text", "") for o in H.cell_of(nbformat.read(
+        ws.path("autograded", "b_probes", H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb"), as_version=4), "mse_loss").outputs)
+    assert "PROBE clean not importable" in probe
     printed = {}
     for student in ("a_dirty", "b_clean"):
         nb = nbformat.read(ws.path("autograded", student, H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb"), as_version=4)

@@ -27,7 +27,8 @@ from test_instructor_workflow import run, tree
 from autograde import course, sandbox
 from autograde.workspace import Workspace, release
 
-OPTIONS = ["--cell-timeout", "4", "--submission-timeout", "10", "--memory-limit", "1", "--no-progress"]
+OPTIONS = ["--cell-timeout", "4", "--submission-timeout", "10", "--cell-wall-timeout", "30",
+           "--submission-wall-timeout", "60", "--memory-limit", "1", "--no-progress"]
 
 
 def report_of(out: str, student: str) -> list[str]:
@@ -117,6 +118,27 @@ def test_no_process_is_left_running(batch):
     assert not leftovers
 
 
+def printed_in(ws: Workspace, student: str, grade_id: str) -> str:
+    nb = nbformat.read(ws.path("autograded", student, H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb"), 4)
+    return "".join(o.get("text", "") for o in H.cell_of(nb, grade_id).outputs)
+
+
+def test_no_student_finds_what_an_earlier_one_left(batch):
+    probes = [name for name, (builder, _, _) in H.EXPECTED.items() if builder is H.honest_with_probe]
+    assert len(probes) == len(H.EXPLOITS)
+    for student in probes:
+        assert "PROBE clean not importable" in printed_in(batch.ws, student, "mse_loss"), student
+    assert "PLANTER could not import its module" in printed_in(batch.ws, "plant_module", "mse_loss")
+
+
+def test_a_silenced_traceback_still_fails_the_test_in_the_graded_notebook(batch):
+    nb = nbformat.read(batch.ws.path("autograded", "silenced_traceback", H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb"), 4)
+    errors = [o for o in H.cell_of(nb, "test_mse_loss").outputs if o.get("output_type") == "error"]
+    assert [o["evalue"] for o in errors] == [
+        "This test scores 0: the grader has no evidence that it ran to the end without an error "
+        "(it ended in an error that showed no traceback)."]
+
+
 def test_kernel_death_reason_reaches_the_feedback(batch):
     result = run("--course-dir", batch.ws.root, "feedback", "--student", "exit_in_mse", "--no-progress")
     assert result.rc == 0, result.out
@@ -186,3 +208,24 @@ def test_a_run_killed_halfway_resumes_where_it_stopped(tmp_path):
     assert f"; {done_before} unchanged since the last run" in second.out
     for student in students:
         assert any(line.startswith(f"{student}/{H.ASSIGNMENT}: {H.FULL}/{H.FULL}") for line in second.out.splitlines())
+
+    # A --regrade stopped right after it emptied a submission's autograded/ copy: that submission
+    # must not count as done (its old report is gone before its copy is touched).
+    graded = [ws.path("autograded", s, H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb") for s in students]
+    again = subprocess.Popen([*command, "--regrade"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    deadline = time.monotonic() + 240
+    while all(path.exists() for path in graded) and time.monotonic() < deadline and again.poll() is None:
+        time.sleep(0.02)
+    os.killpg(again.pid, signal.SIGKILL)
+    again.wait()
+    emptied = [s for s, path in zip(students, graded) if not path.exists()]
+    assert emptied, "the regrade was not stopped midway"
+
+    third = run("--course-dir", ws.root, "grade", "--no-progress")
+    assert third.rc == 0, third.out
+    for student in emptied:
+        assert f"{student}/{H.ASSIGNMENT}: {H.FULL}/{H.FULL}" in third.out.splitlines()  # graded, not "unchanged"
+    for student in students:
+        assert any(line.startswith(f"{student}/{H.ASSIGNMENT}: {H.FULL}/{H.FULL}") for line in third.out.splitlines())
+    assert all(path.exists() for path in graded)

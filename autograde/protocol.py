@@ -1,0 +1,329 @@
+"""The messages that cross between the grader, a worker and the child that runs a notebook.
+
+Three processes take part in running one notebook: the grader (:mod:`autograde.grading`) builds a
+:class:`Job`; a warm worker (:mod:`autograde.worker`) runs it in a forked child
+(:mod:`autograde.kernel`), which reports each cell to the worker as :class:`ChildMessage` lines on
+a pipe of its own; the worker answers the grader with one :class:`Answer`. Every message is one
+JSON line, checked by a validating constructor: right types, sizes within bounds, the job's id and
+token, cell indexes in range and in order. Whatever fails a check is a :class:`ProtocolError`,
+which the receiver treats as a lost answer (the exercises it affects score zero), never as a
+result. Defaults live here and nowhere else.
+
+A test cell counts as passed only on positive evidence: the child reports the cell's ``status``
+from IPython's own execution result (``ok`` when it ran to the end without an error), not from
+what the cell printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+MAX_SOURCE = 2**20  # characters of one cell's code
+MAX_CELLS = 2000  # code cells of one notebook
+MAX_MESSAGE = 64 * 2**20  # bytes of one line from a child (streams are cut at 2 MB each; figures are not)
+MAX_ANSWER = 256 * 2**20  # bytes of one worker's answer
+MAX_TEXT = 4000  # characters of an event's detail or an error
+OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
+STATUSES = ("ok", "error", "not_run")  # how a cell ended: only "ok" is evidence that it ran to the end
+EVENT_KINDS = ("crash", "timeout", "hung", "time_limit", "memory", "processes", "tamper", "protocol")
+DEADLINE_MARGIN = 20.0  # seconds the pool waits beyond the notebook's wall-clock cap for a worker's answer
+
+
+class ProtocolError(ValueError):
+    """A message that is not what the protocol allows (wrong type, size, id, token or order)."""
+
+
+def _check(condition: bool, what: str) -> None:
+    if not condition:
+        raise ProtocolError(what)
+
+
+def _text(value: object, what: str, limit: int = MAX_TEXT) -> str:
+    _check(isinstance(value, str), f"{what} must be text, not {type(value).__name__}")
+    _check(len(value) <= limit, f"{what} is longer than {limit} characters")
+    return value
+
+
+def _optional_text(value: object, what: str) -> str | None:
+    return None if value is None else _text(value, what)
+
+
+def _number(value: object, what: str, low: float = 0.0) -> float:
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{what} must be a number")
+    _check(math.isfinite(value) and value >= low, f"{what} must be a finite number >= {low:g}")
+    return float(value)
+
+
+def _index(value: object, what: str, size: int) -> int:
+    _check(isinstance(value, int) and not isinstance(value, bool), f"{what} must be an integer")
+    _check(0 <= value < size, f"{what} {value} is out of range (0..{size - 1})")
+    return value
+
+
+def _object(data: object, what: str) -> dict:
+    _check(isinstance(data, dict), f"{what} must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def loads(line: str | bytes, what: str, limit: int = MAX_MESSAGE) -> dict:
+    """One JSON object from one line, or :class:`ProtocolError`."""
+    _check(len(line) <= limit, f"{what} is larger than {limit} bytes")
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError) as error:
+        raise ProtocolError(f"{what} is not JSON: {error}") from None
+    return _object(data, what)
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, allow_nan=False)
+
+
+# -- grader -> worker ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class CellJob:
+    """One code cell to run: its code, the exercise it belongs to, and who wrote it."""
+
+    source: str
+    exercise: str | None = None  # the exercise whose test cell follows (None after the last test)
+    test: bool = False  # a graded test cell
+    learner: bool = True  # written by the learner (not locked)
+
+    def __post_init__(self) -> None:
+        _text(self.source, "a cell's source", MAX_SOURCE)
+        _optional_text(self.exercise, "a cell's exercise")
+        _check(isinstance(self.test, bool) and isinstance(self.learner, bool), "a cell's test/learner must be true or false")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A notebook to run: its code cells and the limits (times in seconds, memory in bytes)."""
+
+    id: str
+    token: str  # chosen by the grader for this job; the answer must carry it back
+    cells: tuple[CellJob, ...]
+    exercises: tuple[str, ...] = ()
+    lang: str = "en"
+    cell_timeout: float = 10.0  # processor time one cell may use
+    cell_wall_timeout: float = 60.0  # wall-clock backstop per cell (sleeping or blocked code)
+    submission_timeout: float = 300.0  # processor time the whole notebook may use
+    submission_wall_timeout: float = 900.0  # wall-clock backstop for the whole notebook
+    memory_limit: int = 3 * 2**30
+    cost: float = 1.0  # relative run time, so long notebooks start first
+
+    def __post_init__(self) -> None:
+        _text(self.id, "the job id", 1000)
+        _text(self.token, "the job token", 200)
+        _check(isinstance(self.cells, tuple) and all(isinstance(c, CellJob) for c in self.cells), "cells must be CellJobs")
+        _check(len(self.cells) <= MAX_CELLS, f"more than {MAX_CELLS} code cells")
+        _check(isinstance(self.exercises, tuple), "exercises must be a tuple")
+        for name in self.exercises:
+            _text(name, "an exercise name", 200)
+        _text(self.lang, "the language", 10)
+        for name in ("cell_timeout", "cell_wall_timeout", "submission_timeout", "submission_wall_timeout"):
+            _check(_number(getattr(self, name), name) > 0, f"{name} must be positive")
+        _check(isinstance(self.memory_limit, int) and self.memory_limit >= 0, "memory_limit must be a whole number >= 0")
+        _number(self.cost, "cost")
+
+    def deadline(self) -> float:
+        """Seconds the grader waits for this job's answer before it gives the worker up as wedged."""
+        return self.submission_wall_timeout + self.cell_wall_timeout + DEADLINE_MARGIN
+
+    def to_json(self) -> str:
+        return dumps(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Job:
+        data = dict(_object(data, "a job"))
+        cells = data.pop("cells", None)
+        _check(isinstance(cells, list), "a job's cells must be a list")
+        known = set(cls.__dataclass_fields__) - {"cells"}
+        _check(set(data) <= known, f"a job has unknown fields: {sorted(set(data) - known)}")
+        data["exercises"] = tuple(data.get("exercises", ()))
+        try:
+            return cls(cells=tuple(CellJob(**_object(c, "a cell")) for c in cells), **data)
+        except TypeError as error:
+            raise ProtocolError(f"a job is malformed: {error}") from None
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> Job:
+        return cls.from_dict(loads(line, "a job", MAX_ANSWER))
+
+
+# -- what the worker reports ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Event:
+    """Something the report should say: a crash, a timeout, tampering, ..."""
+
+    kind: str
+    exercise: str | None = None
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        _check(self.kind in EVENT_KINDS, f"unknown event kind {self.kind!r}")
+        _optional_text(self.exercise, "an event's exercise")
+        _text(self.detail, "an event's detail")
+
+    @classmethod
+    def from_dict(cls, data: object) -> Event:
+        data = _object(data, "an event")
+        _check(set(data) <= {"kind", "exercise", "detail"}, "an event has unknown fields")
+        return cls(data.get("kind"), data.get("exercise"), data.get("detail", ""))
+
+
+def output(data: object) -> dict:
+    """One nbformat output, checked: its type, and the types of what nbgrader reads from it."""
+    data = _object(data, "an output")
+    kind = data.get("output_type")
+    _check(kind in OUTPUT_TYPES, f"unknown output type {kind!r}")
+    if kind == "stream":
+        _check(data.get("name") in ("stdout", "stderr") and isinstance(data.get("text"), str), "a malformed stream output")
+    elif kind == "error":
+        _check(isinstance(data.get("ename"), str) and isinstance(data.get("evalue"), str), "a malformed error output")
+        traceback = data.get("traceback")
+        _check(isinstance(traceback, list) and all(isinstance(t, str) for t in traceback), "a malformed traceback")
+    else:
+        _check(isinstance(data.get("data"), dict) and isinstance(data.get("metadata", {}), dict), f"a malformed {kind}")
+    return data
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """What one code cell gave: its outputs, its execution count, and how it ended (:data:`STATUSES`)."""
+
+    outputs: tuple[dict, ...] = ()
+    execution_count: int | None = None
+    status: str = "not_run"
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.outputs, tuple), "outputs must be a tuple")
+        for o in self.outputs:
+            output(o)
+        _check(self.execution_count is None or (isinstance(self.execution_count, int)
+                                                and not isinstance(self.execution_count, bool)), "a bad execution count")
+        _check(self.status in STATUSES, f"unknown cell status {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        """Positive evidence that the cell ran to the end without an error."""
+        return self.status == "ok" and not any(o.get("output_type") == "error" for o in self.outputs)
+
+    @classmethod
+    def from_dict(cls, data: object) -> CellResult:
+        data = _object(data, "a cell result")
+        _check(set(data) <= {"outputs", "execution_count", "status"}, "a cell result has unknown fields")
+        outputs = data.get("outputs", [])
+        _check(isinstance(outputs, list), "outputs must be a list")
+        return cls(tuple(outputs), data.get("execution_count"), data.get("status", "not_run"))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The worker's answer to one job: one result per code cell, or the reason there is none."""
+
+    id: str
+    token: str
+    cells: tuple[CellResult, ...] = ()
+    events: tuple[Event, ...] = ()
+    error: str | None = None  # the notebook could not be run at all
+    runs: int = 0
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        _text(self.id, "the answer's id", 1000)
+        _text(self.token, "the answer's token", 200)
+        _check(all(isinstance(c, CellResult) for c in self.cells), "cells must be CellResults")
+        _check(all(isinstance(e, Event) for e in self.events), "events must be Events")
+        _optional_text(self.error, "the answer's error")
+        _check(isinstance(self.runs, int) and self.runs >= 0, "runs must be a whole number")
+        _number(self.seconds, "seconds")
+
+    @classmethod
+    def failed(cls, job: Job, error: str) -> Answer:
+        return cls(job.id, job.token, error=error[:MAX_TEXT])
+
+    def to_json(self) -> str:
+        return dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str | bytes, job: Job) -> Answer:
+        """The answer in ``line``, checked against ``job``: same id and token, one result per code cell."""
+        data = loads(line, "an answer", MAX_ANSWER)
+        _check(set(data) <= set(cls.__dataclass_fields__), "an answer has unknown fields")
+        cells, events = data.get("cells", []), data.get("events", [])
+        _check(isinstance(cells, list) and isinstance(events, list), "an answer's cells and events must be lists")
+        answer = cls(data.get("id"), data.get("token"), tuple(CellResult.from_dict(c) for c in cells),
+                     tuple(Event.from_dict(e) for e in events), data.get("error"), data.get("runs", 0),
+                     data.get("seconds", 0.0))
+        answer.check(job)
+        return answer
+
+    def check(self, job: Job) -> None:
+        _check(self.id == job.id, f"an answer for job {self.id!r} came for job {job.id!r}")
+        _check(self.token == job.token, f"an answer for job {job.id!r} carries the wrong token")
+        if self.error is None:
+            _check(len(self.cells) == len(job.cells),
+                   f"the answer has {len(self.cells)} cell results for {len(job.cells)} code cells")
+
+
+# -- child -> worker, one per line ------------------------------------------------------------
+@dataclass(frozen=True)
+class ChildMessage:
+    """A line from the child: ``start`` (cell ``cell`` begins), ``cell`` (its result), ``done`` or ``broken``."""
+
+    kind: str
+    cell: int | None = None
+    result: CellResult | None = None
+    events: tuple[Event, ...] = ()
+    detail: str = ""
+
+    KINDS = ("start", "cell", "done", "broken")
+
+    @classmethod
+    def parse(cls, line: bytes, token: str, cells: int) -> ChildMessage:
+        """The message in ``line``, checked: the run's ``token``, a known kind, a cell index below ``cells``."""
+        data = loads(line, "a message from the child")
+        _check(data.get("token") == token, "a message from the child carries the wrong token")
+        kind = data.get("kind")
+        _check(kind in cls.KINDS, f"unknown message kind {kind!r}")
+        if kind == "start":
+            return cls(kind, _index(data.get("cell"), "cell", cells))
+        if kind == "cell":
+            events = data.get("events", [])
+            _check(isinstance(events, list), "events must be a list")
+            return cls(kind, _index(data.get("cell"), "cell", cells), CellResult.from_dict(data.get("result")),
+                       tuple(Event.from_dict(e) for e in events))
+        if kind == "broken":
+            return cls(kind, detail=_text(str(data.get("detail", ""))[:MAX_TEXT], "detail"))
+        return cls(kind)
+
+
+def child_line(token: str, kind: str, **fields: object) -> dict:
+    """What the child sends (before encoding): ``kind`` and ``fields`` under the run's token."""
+    return {"token": token, "kind": kind, **fields}
+
+
+@dataclass
+class Expect:
+    """The order the worker accepts a child's messages in: start 0, cell 0, start 1, cell 1, ..., done."""
+
+    cells: int
+    next: int = 0  # the next cell to start
+    current: int | None = None  # the cell that started and has not reported
+    results: dict[int, CellResult] = field(default_factory=dict)
+    done: bool = False
+
+    def accept(self, message: ChildMessage) -> None:
+        _check(not self.done, "a message after done")
+        if message.kind == "start":
+            _check(self.current is None and message.cell == self.next, f"start of cell {message.cell} out of order")
+            self.current, self.next = message.cell, self.next + 1
+        elif message.kind == "cell":
+            _check(message.cell == self.current, f"result of cell {message.cell} out of order")
+            self.results[message.cell] = message.result
+            self.current = None
+        elif message.kind == "done":
+            _check(self.current is None and self.next == self.cells, "done before every cell reported")
+            self.done = True
