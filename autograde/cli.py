@@ -21,12 +21,15 @@ def workspace(args: argparse.Namespace) -> Workspace:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from autograde.formgrader import write_config
     from autograde.workspace import release
 
-    written = release(workspace(args), args.assignments or None)
+    ws = workspace(args)
+    written = release(ws, args.assignments or None)
     for path in written:
         print(f"released {path}")
-    print(f"{len(written)} notebooks released into {workspace(args).path('release')}")
+    print(f"{len(written)} notebooks released into {ws.path('release')}")
+    print(f"nbgrader settings in {write_config(ws)} (start `jupyter lab` there for the Formgrader)")
     return 0
 
 
@@ -64,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("release", help="generate the student copy of every assignment (or the ones named)",
                        description="Generate the student copy (solutions and hidden tests removed) of every "
-                       "assignment, or of the ones named, into COURSE_DIR/release/.")
+                       "assignment, or of the ones named, into COURSE_DIR/release/, and write COURSE_DIR/nbgrader_config.py "
+                       "so that nbgrader's Formgrader, started in COURSE_DIR, shows the course with no hand edits.")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
                    help=f"assignment ids (default: all of {', '.join(course.assignments())})")
     p.set_defaults(func=cmd_release)
