@@ -107,14 +107,18 @@ def test_does_nbgraders_own_autograde_refuse_and_leave_the_course_untouched(grad
             ASSIGNMENT, ASSIGNMENT, "one_wrong").grades] == scores_before
 
 
-def test_does_status_report_a_manual_grade_from_the_formgrader(graded):
+def test_do_status_and_export_keep_a_manual_grade_from_the_formgrader(graded):
     course_dir = graded.tmp / "manual"
     shutil.copytree(graded.course_dir, course_dir, symlinks=True)
     with Workspace(root=course_dir).api().gradebook as gb:
         grade = gb.find_grade("test_l1_loss", ASSIGNMENT, ASSIGNMENT, "one_wrong")
         grade.manual_score = 1.5
         gb.db.commit()
+    regrade = run("--course-dir", course_dir, "grade", "--regrade", "--student", "one_wrong", "--no-progress")
+    assert regrade.rc == 0, regrade.out + regrade.err  # the manual score must survive grading again
     status = run("--course-dir", course_dir, "status")
+    assert run("--course-dir", course_dir, "export", course_dir / "manual.csv").rc == 0
+    assert read_csv(course_dir / "manual.csv")[1]["one_wrong"][f"{ASSIGNMENT}/l1_loss"] == 1.5
     got = graded.rows["one_wrong"]
     full_l1 = got[f"{ASSIGNMENT}/l1_loss"]
     total = got[f"{ASSIGNMENT}/total"] - full_l1 + 1.5
