@@ -28,6 +28,8 @@ from traitlets.config.loader import PyFileConfigLoader
 from autograde import course, formgrader
 from autograde.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # grades notebooks, starts servers and a browser
+
 ASSIGNMENT = "02_losses"
 WRONG = {"mse_loss": ("** 2).mean()", "** 2).sum()")}  # one exercise lost
 TOKEN = "course-formgrader-test"
