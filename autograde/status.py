@@ -92,5 +92,6 @@ def register(subparsers) -> None:
         "status", help="show who handed in what and what is graded",
         description="Print a table with a row per student and a column per assignment. A cell is '-' "
         "(nothing collected), 'collected' (not graded yet), 'points/available' (graded), or ends in '*' "
-        "when a newer version was collected after grading (run `autograde grade` again).")
+        "when a newer version was collected after grading (run `autograde grade` again); "
+        "'(manual: EXERCISE POINTS, ...)' names the scores given by hand in nbgrader's Formgrader.")
     p.set_defaults(func=cmd_status)
