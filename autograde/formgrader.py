@@ -7,9 +7,10 @@ exchange folder inside the course folder. The settings are those the ``autograde
 (:meth:`Workspace.config`), so the Formgrader's Generate writes the same student copy as
 ``release``.
 
-Grading stays with ``python -m autograde grade`` (repair, sandbox, limits): the Formgrader's
-Autograde button, and ``nbgrader autograde`` run in the course folder, are refused with a message
-that says so, before nbgrader touches the gradebook or the autograded folder.
+Grading stays with ``python -m autograde grade`` (repair, sandbox, limits) and feedback with
+``python -m autograde feedback`` (hidden tests removed): the Formgrader's Autograde and Generate
+Feedback buttons, and the same nbgrader commands run in the course folder, are refused with a
+message that says so, before nbgrader touches the gradebook or any folder.
 """
 
 from __future__ import annotations
@@ -26,20 +27,37 @@ SOURCE_LINK = "source"
 REFUSAL = ("This course is graded by `python -m autograde grade` (repair, sandbox, time and memory limits), "
            "not by nbgrader's own autograde: run it in a terminal, then reload this page. Manual grades "
            "given here are kept and reported by `autograde status` and `autograde export`.")
+FEEDBACK_REFUSAL = ("This course's feedback is written by `python -m autograde feedback`, which keeps the hidden "
+                    "tests out of it (nbgrader's own would show them to students): run it in a terminal; "
+                    "Release Feedback here then hands out what it wrote.")
 
 
-class RefuseAutograde(NotebookExporter):
-    """The exporter nbgrader's autograde is configured with: it stops before any notebook is touched.
+class Refuse(NotebookExporter):
+    """An exporter that stops nbgrader before any notebook is touched, with ``message`` in its log.
 
-    nbgrader builds its exporter after finding the submitted notebooks and before it clears the
-    autograded folder or writes to the gradebook, so refusing here changes nothing on disk.
+    nbgrader's converters build their exporter after finding the notebooks and before they clear
+    an output folder or write to the gradebook, so refusing here changes nothing on disk.
     """
+
+    message = ""
 
     def __init__(self, *args, **kwargs):
         parent = kwargs.get("parent")
         if parent is not None and getattr(parent, "log", None) is not None:
-            parent.log.error(REFUSAL)
-        raise RuntimeError(REFUSAL)
+            parent.log.error(self.message)
+        raise RuntimeError(self.message)
+
+
+class RefuseAutograde(Refuse):
+    """nbgrader's autograde (the Formgrader's Autograde button, ``nbgrader autograde``)."""
+
+    message = REFUSAL
+
+
+class RefuseFeedback(Refuse):
+    """nbgrader's generate_feedback (the Formgrader's Generate Feedback, ``nbgrader generate_feedback``)."""
+
+    message = FEEDBACK_REFUSAL
 
 
 def config_text(ws: Workspace) -> str:
@@ -71,7 +89,8 @@ def config_text(ws: Workspace) -> str:
         lines.append(f"c.Exchange.root = os.path.join(here, {EXCHANGE!r})")
     else:
         lines.append(f"c.Exchange.root = {str(ws.exchange)!r}")
-    lines.append(f"c.Autograde.exporter_class = '{RefuseAutograde.__module__}.{RefuseAutograde.__name__}'")
+    for app, refusal in (("Autograde", RefuseAutograde), ("GenerateFeedback", RefuseFeedback)):
+        lines.append(f"c.{app}.exporter_class = '{refusal.__module__}.{refusal.__name__}'")
     return "\n".join(lines) + "\n"
 
 

@@ -94,7 +94,7 @@ def test_does_a_postgresql_course_get_its_database_in_the_config(tmp_path):
     assert file_config(ws.root).CourseDirectory.db_url == "postgresql+psycopg2://grader@db.example/course"
 
 
-def test_does_nbgraders_own_autograde_refuse_and_leave_the_course_untouched(graded, tmp_path):
+def test_do_nbgraders_own_autograde_and_feedback_refuse_and_leave_the_course_untouched(graded, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in (graded.course_dir / "autograded").rglob("*")}
     api = nbgrader_api(graded.course_dir)
     with api.gradebook as gb:
@@ -107,6 +107,10 @@ def test_does_nbgraders_own_autograde_refuse_and_leave_the_course_untouched(grad
     with api.gradebook as gb:
         assert [(g.name, g.score) for g in gb.find_submission_notebook(
             ASSIGNMENT, ASSIGNMENT, "one_wrong").grades] == scores_before
+    feedback = api.generate_feedback(ASSIGNMENT, "one_wrong")  # would show the hidden tests
+    assert not feedback["success"]
+    assert "python -m autograde feedback" in feedback["error"]
+    assert not (graded.course_dir / "feedback").exists()
 
 
 def test_do_status_and_export_keep_a_manual_grade_from_the_formgrader(graded):
