@@ -17,16 +17,24 @@ repository root) with an SQLite gradebook unless --db names another database.
 
 
 def workspace(args: argparse.Namespace) -> Workspace:
-    return Workspace(root=args.course_dir, db_url=args.db)
+    return Workspace(root=args.course_dir, db_url=args.db, exchange=args.exchange_dir)
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from autograde.formgrader import write_config
     from autograde.workspace import release
 
-    written = release(workspace(args), args.assignments or None)
+    ws = workspace(args)
+    written = release(ws, args.assignments or None)
     for path in written:
         print(f"released {path}")
-    print(f"{len(written)} notebooks released into {workspace(args).path('release')}")
+    print(f"{len(written)} notebooks released into {ws.path('release')}")
+    print(f"nbgrader settings in {write_config(ws)} (start `jupyter lab` there for the Formgrader)")
+    if args.publish:
+        from autograde.exchange import publish
+
+        for folder in publish(ws, args.assignments or list(course.assignments(ws.source))):
+            print(f"published {folder} (students fetch it from JupyterLab's Assignments tab)")
     return 0
 
 
@@ -60,13 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", metavar="URL", default=None,
                         help="gradebook database URL, e.g. postgresql://user@host/course "
                         "(default: sqlite in the course folder)")
+    parser.add_argument("--exchange-dir", metavar="DIR", type=Path, default=None,
+                        help="nbgrader's exchange, shared with the students (release --publish, collect --exchange); "
+                        "default: exchange/ in the course folder")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("release", help="generate the student copy of every assignment (or the ones named)",
                        description="Generate the student copy (solutions and hidden tests removed) of every "
-                       "assignment, or of the ones named, into COURSE_DIR/release/.")
+                       "assignment, or of the ones named, into COURSE_DIR/release/, and write COURSE_DIR/nbgrader_config.py "
+                       "so that nbgrader's Formgrader, started in COURSE_DIR, shows the course with no hand edits.")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
                    help=f"assignment ids (default: all of {', '.join(course.assignments())})")
+    p.add_argument("--publish", action="store_true",
+                   help="also publish the student copy to nbgrader's exchange (--exchange-dir), where students "
+                   "fetch it from JupyterLab's Assignments tab; publishing again replaces the earlier copy")
     p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("student-copy", help="put a student copy of the course in a folder, keeping existing work",

@@ -39,7 +39,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from autograde import course, lms, roster
+from autograde import course, exchange, lms, roster
 from autograde.editions import EDITIONS
 from autograde.inbox import JUNK, Entry, InboxError, folder_entries, open_zip, private_copy, zip_entries
 from autograde.repair import MAX_BYTES, SubmissionError, load_submission
@@ -356,7 +356,11 @@ def collect(ws: Workspace, path: Path, skip_bad: bool = False, settings: Setting
         try:
             zf = None if path.is_dir() else open_zip(path)
             entries = folder_entries(path) if zf is None else zip_entries(path, zf)
+            older = []
+            if zf is None and exchange.is_inbound(path):
+                entries, older = exchange.as_course_layout(entries, ws.source)
             plan = make_plan(entries, notebooks, settings, zf, Path(tmp))
+            plan.superseded += older
         except InboxError as error:
             raise CollectError(str(error)) from None
         finally:
@@ -404,11 +408,14 @@ def _missing(ws: Workspace, plan: Plan, people: roster.Roster | None) -> list[st
 
 # -- command line ------------------------------------------------------------------------
 def cmd_collect(args: argparse.Namespace) -> int:
-    ws = Workspace(root=args.course_dir, db_url=args.db)
+    ws = Workspace(root=args.course_dir, db_url=args.db, exchange=args.exchange_dir)
     people = roster.read(args.roster, list(course.assignments(ws.source))) if args.roster else None
     settings = Settings(lms=args.lms, people=people, max_bytes=int(args.max_megabytes * 2**20), skip_bad=args.skip_bad)
-    report = collect(ws, args.path, settings=settings)
-    print(f"reading {args.path} as a {report.source}")
+    if (args.path is None) == (not args.exchange):
+        raise ValueError("give a PATH to collect from, or --exchange (not both)")
+    path = exchange.inbound(ws) if args.exchange else args.path
+    report = collect(ws, path, settings=settings)
+    print(f"reading {path} as a {report.source}")
     for label in report.new:
         print(f"new        {label}")
     for label in report.replaced:
@@ -448,7 +455,7 @@ The ASSIGNMENT is the one NOTEBOOK belongs to. Any folders above these are ignor
 examples:
   autograde collect ~/Downloads/submissions.zip
   autograde collect --roster grades-export.csv ~/Downloads/submissions.zip
-  autograde collect exchange/inbound/
+  autograde collect --exchange        what students submitted from JupyterLab's Assignments tab
 """
 
 
@@ -463,7 +470,10 @@ def register(subparsers) -> None:
         "Collecting again replaces a student's earlier notebook with the new one. Files that are not notebooks "
         "are listed as skipped.", 100),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", type=Path, metavar="PATH", help="a folder or a .zip of submitted notebooks")
+    p.add_argument("path", type=Path, metavar="PATH", nargs="?", help="a folder or a .zip of submitted notebooks")
+    p.add_argument("--exchange", action="store_true",
+                   help="collect what students submitted through nbgrader's exchange (JupyterLab's Assignments "
+                   "tab): each student's newest submission of each assignment, with the same checks")
     p.add_argument("--lms", choices=LMS_CHOICES, default="auto",
                    help="how the files are named: canvas, moodle, none (the plain layouts above) or auto (default: "
                    "a platform when every notebook is named its way, said in the output)")

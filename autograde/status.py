@@ -5,6 +5,9 @@ Each cell is one of:
   collected  collected, not graded yet
   7/7        graded: points / points available
   7/7 *      graded, but a newer version was collected since: grade again
+  3.5/7 (manual: l1_loss 1.5)
+             graded, with a score given by hand in nbgrader's Formgrader (it replaces the
+             autograded one, and `grade --regrade` keeps it)
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ def table(ws: Workspace, api=None) -> tuple[list[str], dict[str, dict[str, str]]
     assignments = list(course.assignments(ws.source))
     submitted, _ = grading.submissions(ws)
     graded: set[tuple[str, str]] = set()
+    manual: dict[tuple[str, str], dict[str, float]] = {}
     if ws.db_url or (ws.root / "gradebook.db").exists():
         api = api or ws.api()
         with grading.quiet_nbgrader(), api.gradebook as gb:
             graded = {(s.student.id, a.name) for a in gb.assignments for s in a.submissions}
+            manual = {(s.student.id, a.name): m for a in gb.assignments for s in a.submissions
+                      if (m := manual_scores(s))}
     students = sorted({s for s, _ in submitted} | {s for s, _ in graded})
     rows: dict[str, dict[str, str]] = {}
     for student in students:
@@ -32,6 +38,8 @@ def table(ws: Workspace, api=None) -> tuple[list[str], dict[str, dict[str, str]]
             if (student, a) in graded:
                 r = grading.read_result(ws, api, student, a)
                 cell = f"{r.score:g}/{r.max_score:g}"
+                if (student, a) in manual:
+                    cell += " (manual: " + ", ".join(f"{k} {v:g}" for k, v in manual[student, a].items()) + ")"
                 if _stale(ws, student, a):
                     cell += " *"
                 row[a] = cell
@@ -41,6 +49,12 @@ def table(ws: Workspace, api=None) -> tuple[list[str], dict[str, dict[str, str]]
                 row[a] = "-"
         rows[student] = row
     return assignments, rows
+
+
+def manual_scores(submission) -> dict[str, float]:
+    """Exercise -> the score given by hand in the Formgrader, for one gradebook submission (``SubmittedAssignment``)."""
+    return {grading.exercise_name(g.name): float(g.manual_score)
+            for nb in submission.notebooks for g in nb.grades if g.manual_score is not None}
 
 
 def _stale(ws: Workspace, student: str, assignment: str) -> bool:
@@ -78,5 +92,6 @@ def register(subparsers) -> None:
         "status", help="show who handed in what and what is graded",
         description="Print a table with a row per student and a column per assignment. A cell is '-' "
         "(nothing collected), 'collected' (not graded yet), 'points/available' (graded), or ends in '*' "
-        "when a newer version was collected after grading (run `autograde grade` again).")
+        "when a newer version was collected after grading (run `autograde grade` again); "
+        "'(manual: EXERCISE POINTS, ...)' names the scores given by hand in nbgrader's Formgrader.")
     p.set_defaults(func=cmd_status)

@@ -20,6 +20,7 @@ from autograde import course, editions
 
 DEFAULT_ROOT = course.REPO / "course"
 CELL_TIMEOUT = 10  # seconds; nbgrader's default of 30 s is far more than any cell here needs
+EXCHANGE = "exchange"  # nbgrader's exchange, inside the course folder unless a Workspace names another
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
@@ -31,10 +32,12 @@ class Workspace:
     db_url: str | None = None
     source: Path = field(default_factory=lambda: course.SOURCE)
     cell_timeout: int = CELL_TIMEOUT
+    exchange: Path | None = None  # nbgrader's exchange folder (default: exchange/ in the course folder)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
         self.source = Path(self.source).resolve()
+        self.exchange = Path(self.exchange).resolve() if self.exchange else self.root / EXCHANGE
 
     @property
     def db(self) -> str:
@@ -60,6 +63,8 @@ class Workspace:
         # The kernel logs a warning about TCP transport on stderr; keep the terminal quiet.
         c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
         c.Validator.ignore_checksums = False
+        # nbgrader checks its exchange on every start and logs a critical error when it is not writable.
+        c.Exchange.root = str(self.exchange)
         return c
 
     def api(self, extra: Config | None = None):
@@ -68,6 +73,7 @@ class Workspace:
 
         nbgrader_on_path()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.exchange.mkdir(parents=True, exist_ok=True)
         config = self.config()
         if extra is not None:
             config.merge(extra)
