@@ -224,21 +224,27 @@ def course_tool(root: Path, workers: str | None, log: Path) -> Measured:
 
 
 def floor_main(paths: list[str]) -> None:
-    """(c), in its own process: import what the notebooks need once, then run every notebook's code cells."""
+    """(c), in its own process: import what the notebooks need once, then run every notebook's code cells.
+
+    A plain IPython shell, one notebook after the other: no fork, no sandbox, no limits, no
+    output capture, no protocol, no scoring.
+    """
     import io
     import sys as _sys
 
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    import matplotlib.pyplot  # noqa: F401
-    import torch
     from IPython.core.interactiveshell import InteractiveShell
 
-    torch.set_num_threads(1)
+    from autograde.worker import preload
+
+    preload()  # the same imports as a grading worker's, and nothing of the grading machinery
     shell = InteractiveShell.instance()
-    shell.enable_matplotlib("inline")
+    try:
+        shell.enable_matplotlib("inline")  # as the grader's shell does; a plain shell may refuse
+    except NotImplementedError:
+        pass
     start = time.perf_counter()
-    stdout, stderr = _sys.stdout, _sys.stderr
+    stdout, stderr, home = _sys.stdout, _sys.stderr, os.getcwd()
+    paths = [os.path.abspath(p) for p in paths]
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         for path in paths:
@@ -252,6 +258,7 @@ def floor_main(paths: list[str]) -> None:
                         shell.run_cell(cell.source, silent=True)
             finally:
                 _sys.stdout, _sys.stderr = stdout, stderr
+        os.chdir(home)
     print(f"FLOOR {time.perf_counter() - start:.3f}")
 
 

@@ -35,7 +35,7 @@ from autograde import sandbox as sandboxes
 from autograde.protocol import Answer, Job
 
 READY_TIMEOUT = 300  # seconds a worker may take to import torch and friends
-STOP_CHECK = 1.0  # seconds between two looks at whether a worker was stopped
+STOP_CHECK = 2.0  # seconds between two looks at whether a worker was stopped
 
 
 class WorkerError(RuntimeError):
@@ -149,15 +149,22 @@ def _descendants(root: int, include_root: bool = False) -> dict[int, tuple[int, 
     """pid -> (parent, state, command line) of every process below ``root`` (and ``root`` itself if asked)."""
     from autograde.worker import process_table
 
-    table = {pid: (parent, state, command) for pid, (parent, state, _, command) in process_table(cmdline=True).items()}
-    found, todo = ({root: table[root]} if include_root and root in table else {}), [root]
+    table = process_table()
+    found = [root] if include_root and root in table else []
+    todo = [root]
     while todo:
         parent = todo.pop()
-        for pid, row in table.items():
-            if row[0] == parent and pid not in found:
-                found[pid] = row
-                todo.append(pid)
-    return found
+        children = [pid for pid, row in table.items() if row[0] == parent and pid not in found]
+        found.extend(children)
+        todo.extend(children)
+    rows = {}
+    for pid in found:  # command lines of the tree only: reading every process's would cost more
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                rows[pid] = (table[pid][0], table[pid][1], cmd.read())
+        except OSError:
+            continue
+    return rows
 
 
 def run_with_retry(get_worker, replace_worker, job: Job) -> Answer:

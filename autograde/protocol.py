@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 MAX_SOURCE = 2**20  # characters of one cell's code
 MAX_CELLS = 2000  # code cells of one notebook
-MAX_MESSAGE = 16 * 2**20  # bytes of one line from a child (a cell's outputs are cut at 2 MB per stream)
+MAX_MESSAGE = 64 * 2**20  # bytes of one line from a child (streams are cut at 2 MB each; figures are not)
 MAX_ANSWER = 256 * 2**20  # bytes of one worker's answer
 MAX_TEXT = 4000  # characters of an event's detail or an error
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")

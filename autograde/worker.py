@@ -65,6 +65,14 @@ def _prctl(option: int, value: int) -> None:
 
 def warm():
     """Import everything a notebook of the course needs, once; return the IPython shell to fork."""
+    preload()
+    from autograde import kernel
+
+    return kernel.make_shell()
+
+
+def preload() -> None:
+    """Import what the course's notebooks use and run one training step (the lazy parts of torch)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -90,14 +98,12 @@ def warm():
         pass
     import autograde.checks  # noqa: F401
     import autograde.hidden  # noqa: F401
-    from autograde import kernel
 
     for optional in ("explore", "explore.widgets"):
         try:
             __import__(optional)
         except ImportError:
             pass
-    return kernel.make_shell()
 
 
 def _vm_size() -> int:
@@ -183,8 +189,8 @@ def _describe(status: int) -> str:
     return "the process stopped"
 
 
-def process_table(cmdline: bool = False) -> dict[int, tuple[int, str, int, bytes]]:
-    """pid -> (parent pid, state, session id, command line if asked) of every process this one can see."""
+def process_table() -> dict[int, tuple[int, str, int]]:
+    """pid -> (parent pid, state, session id) of every process this one can see."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -192,13 +198,9 @@ def process_table(cmdline: bool = False) -> dict[int, tuple[int, str, int, bytes
         try:
             with open(f"/proc/{entry}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
-            command = b""
-            if cmdline:
-                with open(f"/proc/{entry}/cmdline", "rb") as cmd:
-                    command = cmd.read()
         except OSError:
             continue
-        found[int(entry)] = (int(fields[1]), fields[0], int(fields[3]), command)
+        found[int(entry)] = (int(fields[1]), fields[0], int(fields[3]))
     return found
 
 
@@ -207,7 +209,7 @@ def clean_up(session: int) -> int:
     killed = 0
     for _ in range(50):
         me = os.getpid()
-        victims = {pid for pid, (parent, _, sid, _) in process_table().items()
+        victims = {pid for pid, (parent, _, sid) in process_table().items()
                    if pid != me and (sid == session or parent == me)}
         if not victims:
             break
