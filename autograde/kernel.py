@@ -53,6 +53,7 @@ _pread = os.pread
 
 MAX_CELL_OUTPUT = 2 * 2**20  # characters of stream output kept per cell; the rest is cut
 CURRENT: list[dict] = []  # the outputs of the cell that is running
+FAILED: list[bool] = []  # a statement of the running cell raised (IPython's own run_code said so)
 
 
 class CellTimeout(BaseException):
@@ -135,6 +136,14 @@ def _shell_classes():
             CURRENT.append({"output_type": "error", "ename": getattr(etype, "__name__", str(etype)),
                             "evalue": str(evalue), "traceback": list(stb)})
 
+        async def run_code(self, code_obj, result=None, *, async_=False):
+            # IPython's answer "did it raise?", kept where showtraceback (learner code may replace it,
+            # and it runs after the error is recorded in ``result``) cannot take it back.
+            failed = await super().run_code(code_obj, result, async_=async_)
+            if failed:
+                FAILED.append(True)
+            return failed
+
     return GradingShell
 
 
@@ -170,9 +179,12 @@ def _watched_namespaces(shell=None) -> dict[str, dict]:
     import torch.nn.functional
     import torch.testing
 
+    import autograde
     import autograde.checks
     import autograde.hidden
     import autograde.messages
+    import autograde.protocol
+    import autograde.worker
 
     spaces = {
         "builtins": builtins.__dict__,
@@ -184,9 +196,16 @@ def _watched_namespaces(shell=None) -> dict[str, dict]:
         "torch.Tensor": torch.Tensor.__dict__,
         "torch._C.TensorBase": torch._C.TensorBase.__dict__,
         "torch.nn.Module": torch.nn.Module.__dict__,
+        "autograde": autograde.__dict__,  # `from autograde import hidden` reads the package's attribute
         "autograde.checks": autograde.checks.__dict__,
         "autograde.hidden": autograde.hidden.__dict__,
         "autograde.messages": autograde.messages.__dict__,
+        # the grading machinery itself: how a cell runs, what its status is, how it is reported
+        "autograde.kernel": globals(),
+        "autograde.kernel.Watch": Watch.__dict__,
+        "autograde.protocol": autograde.protocol.__dict__,
+        "autograde.protocol.CellResult": autograde.protocol.CellResult.__dict__,
+        "autograde.worker": autograde.worker.__dict__,
         "autograde.checks.Checker": autograde.checks.Checker.__dict__,
         "IPython's InteractiveShell": InteractiveShell.__dict__,
         "IPython's ExecutionResult": _ExecutionResult.__dict__,
@@ -201,7 +220,8 @@ SHELL_LABELS = ("IPython's InteractiveShell", "the grading shell")
 
 SYS_NAMES = ("stdout", "stderr", "stdin", "displayhook", "excepthook", "modules", "meta_path", "path_hooks")
 GUARDED_MODULES = ("builtins", "torch", "torch.testing", "torch.nn", "torch.nn.functional", "math", "warnings",
-                   "autograde", "autograde.checks", "autograde.hidden", "autograde.messages")
+                   "autograde", "autograde.checks", "autograde.hidden", "autograde.messages", "autograde.kernel",
+                   "autograde.protocol", "autograde.worker")
 
 
 class Watch:
@@ -304,7 +324,10 @@ def _owner_of(label: str, shell=None):
 
     if label == "the grading shell":
         return type(shell)
+    import autograde.protocol
+
     return {"torch.Tensor": torch.Tensor, "torch._C.TensorBase": torch._C.TensorBase,
+            "autograde.kernel.Watch": Watch, "autograde.protocol.CellResult": autograde.protocol.CellResult,
             "torch.nn.Module": torch.nn.Module, "autograde.checks.Checker": autograde.checks.Checker,
             "IPython's InteractiveShell": InteractiveShell, "IPython's ExecutionResult": _ExecutionResult}.get(label)
 
@@ -377,6 +400,7 @@ def run_cells(job: Job, skip: dict[int, str], send: Callable[..., None], shell=N
     sys.stdin = io.StringIO("")
     fds = FdCapture()
     watch = Watch(shell)
+    check = Watch.check  # bound now: learner code that replaces Watch.check is found by the real one
     watch.sys.update(stdout=sys.stdout, stderr=sys.stderr, stdin=sys.stdin)
     watch.fds = {fd: _fd_identity(fd) for fd in (1, 2)}
     signal.signal(signal.SIGALRM, _on_timer)
@@ -404,7 +428,7 @@ def run_cells(job: Job, skip: dict[int, str], send: Callable[..., None], shell=N
             shell.user_ns[exercise] = saved
         elif index in skip and exercise:
             shell.user_ns.pop(exercise, None)
-        changed = watch.check(shell.user_ns, learner=cell.learner)
+        changed = check(watch, shell.user_ns, learner=cell.learner)
         fds.collect()
         if isinstance(failure, CellTimeout):
             key, seconds = ("timeout", job.cell_timeout) if failure.cpu else ("wall_timeout", job.cell_wall_timeout)
@@ -438,6 +462,7 @@ def _execute(shell, source: str, cpu_seconds: float, wall_seconds: float) -> Bas
     The error comes from IPython's execution result (``error_before_exec`` / ``error_in_exec``),
     so a cell that silences tracebacks still counts as failed.
     """
+    FAILED.clear()
     _setitimer(signal.ITIMER_PROF, cpu_seconds)
     _setitimer(signal.ITIMER_REAL, wall_seconds)
     try:
@@ -445,7 +470,10 @@ def _execute(shell, source: str, cpu_seconds: float, wall_seconds: float) -> Bas
         outcome = vars(result) if isinstance(result, _ExecutionResult) else {}
         if not outcome:
             return GradingError("the cell gave no execution result")
-        return outcome.get("error_before_exec") or outcome.get("error_in_exec")
+        error = outcome.get("error_before_exec") or outcome.get("error_in_exec")
+        if error is None and FAILED:
+            return GradingError("the cell raised an error that its code took back")
+        return error
     except CellTimeout as timeout:  # raised between the shell's own handlers
         return timeout
     except BaseException as error:  # noqa: BLE001 - whatever escaped the shell is this cell's failure

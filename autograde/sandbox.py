@@ -58,8 +58,10 @@ def _package_dirs() -> list[str]:
 
 def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
     """The bubblewrap command line in front of the worker's."""
-    args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session", "--clearenv",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # --cap-drop ALL: run as root (a container), bubblewrap would keep every capability inside, and the
+    # student's code could remount the read-only folders (the grader's own code) read-write.
+    args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session", "--clearenv", "--cap-drop", "ALL",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--tmpfs", "/tmp"]
     for path in SYSTEM:
         args += ["--ro-bind-try", path, path]
     python_dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}

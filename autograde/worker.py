@@ -53,7 +53,10 @@ GRACE = 3.0  # seconds a cell may outlive its limit before the child is killed
 POLL = 0.25  # seconds between two looks at a child's processor time
 TICKS = os.sysconf("SC_CLK_TCK")
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+IPC_RMID = 0
+SHARED_FOLDERS = ("/dev/shm",)  # writable in the sandbox besides /tmp, and kept by it from one job to the next
 
 
 def _prctl(option: int, value: int) -> None:
@@ -365,9 +368,11 @@ def run_job(job: Job, shell) -> Answer:
             finally:  # whatever happened, the child and everything it started are gone before the next run
                 if not run.expect.done or run.violated:
                     run.kill()
+                elif not _ended_within(run.pid, GRACE):
+                    run.kill()  # it said done but did not end (learner code that forged "done" and sleeps)
                 status = run.wait()
                 leftovers += clean_up(run.pid)
-                shutil.rmtree(scratch, ignore_errors=True)
+                remove_tree(scratch)
             cpu_used += run.cpu
             final = dict(run.expect.results)
             events.extend(run.events)
@@ -407,11 +412,25 @@ def run_job(job: Job, shell) -> Answer:
             skip[index] = messages.text(lang, key, **values)
             events.append(Event(kind, cells[index].exercise, messages.text("en", key, **values)))
     finally:
-        shutil.rmtree(scratch_root, ignore_errors=True)
+        remove_tree(scratch_root)
     if leftovers:
         events.append(Event("processes", None, "processes left running were killed"))
     return Answer(job.id, job.token, tuple(final.get(i, CellResult()) for i in range(len(cells))), tuple(events),
                   runs=runs, seconds=round(time.monotonic() - started, 3))
+
+
+def _ended_within(pid: int, seconds: float) -> bool:
+    """Has the child ``pid`` ended (or does it end within ``seconds``)? It is not reaped."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 def _over_cpu(status: int) -> bool:
@@ -423,6 +442,21 @@ def _error(text: str) -> dict:
     return {"output_type": "error", "ename": "GradingError", "evalue": text, "traceback": [f"GradingError: {text}"]}
 
 
+def remove_tree(path: str) -> None:
+    """``shutil.rmtree``, also of folders a job locked (``chmod 0``): they are opened up first."""
+    shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path):
+        return
+    folders = [path]
+    while folders:
+        folder = folders.pop()
+        with contextlib.suppress(OSError):
+            os.chmod(folder, 0o700)
+        with contextlib.suppress(OSError):
+            folders.extend(e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def wipe(folder: str, keep: str = "") -> None:
     """Remove everything in ``folder`` (the sandbox's private /tmp) but ``keep``: nothing a job wrote survives it."""
     for entry in os.listdir(folder):
@@ -430,16 +464,39 @@ def wipe(folder: str, keep: str = "") -> None:
         if path == keep:
             continue
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path)
         else:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+def remove_ipc() -> None:
+    """Remove every System V shared memory segment, semaphore set and message queue (the sandbox's own).
+
+    They outlive the processes that made them; in the sandbox's private IPC namespace they would
+    reach the next job. Never called outside the sandbox, where they are the machine's.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                rows = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            ident = int(row.split()[1])
+            if kind == "sem":
+                libc.semctl(ident, 0, IPC_RMID)
+            else:
+                getattr(libc, f"{kind}ctl")(ident, IPC_RMID, None)
 
 
 def serve(stdin, stdout, wipe_tmp: bool = False) -> None:
     """Answer jobs until stdin closes."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a job come back here, to be killed
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker ends with the grader
+    # Not dumpable: no process of a job (same user) may open /proc/WORKER/fd (the answer pipe), /mem or ptrace it.
+    _prctl(PR_SET_DUMPABLE, 0)
     shell = warm()
     stdout.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     stdout.flush()
@@ -457,6 +514,10 @@ def serve(stdin, stdout, wipe_tmp: bool = False) -> None:
                 answer = Answer.failed(job, f"{type(error).__name__}: {error}")
         if wipe_tmp:
             wipe(tempfile.gettempdir())
+            for folder in SHARED_FOLDERS:
+                if os.path.isdir(folder):
+                    wipe(folder)
+            remove_ipc()
         stdout.write(answer.to_json() + "\n")
         stdout.flush()
 
