@@ -93,6 +93,8 @@ def read_result(ws: Workspace, gb, student: str, assignment: str, result: GradeR
             name = exercise_name(grade.name)
             result.scores[name] = float(grade.score or 0.0)
             result.max_scores[name] = float(grade.max_score or 0.0)
+            if grade.manual_score is not None:
+                result.manual[name] = float(grade.manual_score)
     return result
 
 

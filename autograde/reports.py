@@ -35,6 +35,7 @@ class GradeResult:
     errors: list[str] = field(default_factory=list)  # notebooks that could not be graded, and why
     notes: list[str] = field(default_factory=list)  # what was repaired, flagged or lost
     flags: list[str] = field(default_factory=list)  # exercises zeroed for tampering
+    manual: dict[str, float] = field(default_factory=dict)  # exercise name -> points given by hand (Formgrader)
     seconds: float = 0.0
     resumed: bool = False  # graded by an earlier run, unchanged since
 
@@ -55,10 +56,17 @@ class GradeResult:
         head = f"{self.student}/{self.assignment}: {self.score:g}/{self.max_score:g}"
         if self.missing:
             head += f" (not submitted, scored 0: {', '.join(self.missing)})"
+        if self.manual:
+            head += manual_text(self.manual)
         if self.resumed:
             head += " (unchanged since the last run)"
         return [head, *(f"  {n}" for n in self.notes), *(f"  FLAG {f}" for f in self.flags),
                 *(f"  FAILED {e}" for e in self.errors)]
+
+
+def manual_text(manual: dict[str, float]) -> str:
+    """Scores given by hand in nbgrader's Formgrader, as grade and status print them."""
+    return " (manual: " + ", ".join(f"{name} {points:g}" for name, points in manual.items()) + ")"
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from autograde import course, grading
+from autograde import course, grading, reports
 from autograde.workspace import Workspace
 
 
@@ -39,7 +39,7 @@ def table(ws: Workspace, api=None) -> tuple[list[str], dict[str, dict[str, str]]
                 r = grading.read_result(ws, api, student, a)
                 cell = f"{r.score:g}/{r.max_score:g}"
                 if (student, a) in manual:
-                    cell += " (manual: " + ", ".join(f"{k} {v:g}" for k, v in manual[student, a].items()) + ")"
+                    cell += reports.manual_text(manual[student, a])
                 if _stale(ws, student, a):
                     cell += " *"
                 row[a] = cell

@@ -122,6 +122,8 @@ def test_do_status_and_export_keep_a_manual_grade_from_the_formgrader(graded):
         gb.db.commit()
     regrade = run("--course-dir", course_dir, "grade", "--regrade", "--student", "one_wrong", "--no-progress")
     assert regrade.rc == 0, regrade.out + regrade.err  # the manual score must survive grading again
+    assert any(line.startswith("one_wrong/") and "(manual: l1_loss 1.5)" in line for line in regrade.out.splitlines()), \
+        regrade.out  # and grade's own report names it
     status = run("--course-dir", course_dir, "status")
     assert run("--course-dir", course_dir, "export", course_dir / "manual.csv").rc == 0
     assert read_csv(course_dir / "manual.csv")[1]["one_wrong"][f"{ASSIGNMENT}/l1_loss"] == 1.5
