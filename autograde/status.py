@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from autograde import course, grading, reports
+from autograde import course, gradebook, grading, reports
 from autograde.workspace import Workspace
 
 
@@ -53,7 +53,7 @@ def table(ws: Workspace, api=None) -> tuple[list[str], dict[str, dict[str, str]]
 
 def manual_scores(submission) -> dict[str, float]:
     """Exercise -> the score given by hand in the Formgrader, for one gradebook submission (``SubmittedAssignment``)."""
-    return {grading.exercise_name(g.name): float(g.manual_score)
+    return {gradebook.exercise_name(g.name): float(g.manual_score)
             for nb in submission.notebooks for g in nb.grades if g.manual_score is not None}
 
 
