@@ -255,13 +255,13 @@ def test_does_progress_compare_grading_runs(tmp_path):
 
 def test_does_insight_read_the_report_grading_writes(tmp_path):
     """The report's JSON format is grading's: read what grading's own writer produces."""
-    from autograde import grading
+    from autograde import reports
 
     ws = Workspace(root=tmp_path)
-    result = grading.GradeResult("alice", "02_losses", scores={"mse_loss": 2.0, "l1_loss": 0.0},
+    result = reports.GradeResult("alice", "02_losses", scores={"mse_loss": 2.0, "l1_loss": 0.0},
                                  max_scores={"mse_loss": 2.0, "l1_loss": 2.0}, notes=["repaired 02_losses: x"],
                                  flags=["02_losses/l1_loss: scored 0 for tampering: torch.allclose"])
-    grading.write_report(ws, result, "digest")
-    read = graded_class.read_report(grading.report_path(ws, "alice", "02_losses"))
+    reports.write_report(ws, result, "digest")
+    read = graded_class.read_report(reports.report_path(ws, "alice", "02_losses"))
     assert (read.student, read.assignment, read.scores, read.max_scores, read.notes, read.flags) == (
         "alice", "02_losses", result.scores, result.max_scores, result.notes, result.flags)
