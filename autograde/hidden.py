@@ -315,7 +315,7 @@ class _Probe(nn.Module):
 _MOVES = {torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.cuda}
 
 
-class _Unmoved(torch.Tensor):
+class Unmoved(torch.Tensor):
     """A batch as a loader gives it on the host: moving it (``.to(device)``) makes it a plain tensor.
 
     On a machine without a GPU, ``x.to(device)`` changes nothing a test could see; this marks
@@ -332,8 +332,8 @@ class _Unmoved(torch.Tensor):
 
 
 def _unmoved_loader(n: int, batch_size: int) -> torch.utils.data.DataLoader:
-    x = torch.rand(n, 1, 8, 8).as_subclass(_Unmoved)
-    y = torch.randint(0, 10, (n,)).as_subclass(_Unmoved)
+    x = torch.rand(n, 1, 8, 8).as_subclass(Unmoved)
+    y = torch.randint(0, 10, (n,)).as_subclass(Unmoved)
     return _loader(x, y, batch_size)
 
 
