@@ -57,8 +57,22 @@ class Answers:
     mutants: dict[mutants.Mutant, str]
 
 
-@functools.cache
+_FAILED: list[BaseException] = []
+
+
 def answers() -> Answers:
+    """The graded answers, computed once; a failure is remembered, not retried by every test."""
+    if _FAILED:
+        raise RuntimeError("grading the trials failed earlier in this session") from _FAILED[0]
+    try:
+        return _answers()
+    except BaseException as error:
+        _FAILED.append(error)
+        raise
+
+
+@functools.cache
+def _answers() -> Answers:
     sample = mutants.all_mutants(MUTANTS_PER_EXERCISE)
     requests: list = [trial.Score(nb, stub_cases(nb), edition) for edition, nb in NOTEBOOKS]
     tried = []
@@ -80,7 +94,7 @@ def answers() -> Answers:
             verdicts[item] = next(flat, "missing")
     return Answers(
         stubs=stubs,
-        wrong={e: verdicts[e] for e in WRONG},
-        right={e: verdicts[e] for e in RIGHT},
+        wrong={e: verdicts.get(e, "missing") for e in WRONG},
+        right={e: verdicts.get(e, "missing") for e in RIGHT},
         mutants={m: verdicts[m] for ms in sample.values() for m in ms},
     )
