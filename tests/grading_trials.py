@@ -17,7 +17,7 @@ from autograde import course, mutants, trial
 CATALOGUE = Path(__file__).parent / "catalogue"
 EDITIONS = {"en": course.REPO / "notebooks", "ko": course.REPO / "notebooks-ko"}
 NOTEBOOKS = [(edition, nb) for edition, root in EDITIONS.items() for nb in course.notebooks(root)]
-MUTANTS_PER_EXERCISE = 6  # make test grades this many of each exercise's mutants; make accuracy grades all
+MUTANTS_PER_EXERCISE = 3  # make test grades this many of each exercise's mutants; make accuracy grades all
 
 
 @dataclass(frozen=True)
