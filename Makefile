@@ -12,7 +12,7 @@ LAB_ARGS ?=
 BENCH_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test student lint bench bench-digits sync lock clean
+.PHONY: lab test student lint bench bench-digits accuracy sync lock clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench: $(STAMP)
 # Notebook 6's training time and accuracy.
 bench-digits: $(STAMP)
 	$(PY) -m autograde.bench_digits
+
+# Grading accuracy: every mutant of every reference solution graded, survivors listed (several minutes).
+# make test grades a sample of them (tests/test_grading_accuracy.py).
+accuracy: $(STAMP)
+	$(PY) -m autograde.mutants
 
 sync: $(STAMP)
 	$(PY) -m autograde sync

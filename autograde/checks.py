@@ -112,15 +112,34 @@ class Checker:
         self.warned.extend(w for w in caught if w not in self.warned)
         return result
 
-    # -- comparisons --------------------------------------------------------------------
-    def equal(self, got: Any, expected: Any, what: str = "", hint: str | None = None) -> None:
-        """Check got == expected (plain Python values, shapes, names)."""
+    def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run learner code only for what it leaves behind; an error it raises is no failure."""
         try:
-            same = bool(got == expected)
-        except Exception:  # noqa: BLE001 - an uncomparable value is simply wrong
-            same = False
-        if not same:
-            self.fail(what, expected, got, hint)
+            with quiet():
+                fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001, S110 - the check that follows looks at the state, not at the error
+            pass
+
+    # -- comparisons --------------------------------------------------------------------
+    # Learner code may return objects of its own classes, whose ``__eq__``, ``__bool__`` or
+    # ``__torch_function__`` could answer anything. Every comparison therefore tests the exact
+    # type first and only then compares values with the operators of built-in types.
+    def equal(self, got: Any, expected: Any, what: str = "", hint: str | None = None) -> None:
+        """Check that got is expected: the same built-in types all the way down, equal values."""
+        if not same(got, expected):
+            self.fail(what, expected, got if plain(got) else self._kind_of(got), hint)
+        self.ok()
+
+    def kind(self, got: Any, *types: type, what: str = "", hint: str | None = None) -> None:
+        """Check that ``got`` is exactly one of ``types`` (a subclass is refused; bool is no int)."""
+        if type(got) not in types:
+            self.fail(what, " or ".join(t.__name__ for t in types), self._kind_of(got), hint)
+        self.ok()
+
+    def pair(self, got: Any, what: str = "", hint: str | None = None) -> None:
+        """Check that ``got`` is a tuple or list of exactly two items."""
+        if type(got) not in (tuple, list) or len(got) != 2:
+            self.fail(what, messages.text(self.lang, "a_pair"), self._kind_of(got), hint)
         self.ok()
 
     def close(
@@ -132,12 +151,21 @@ class Checker:
         rtol: float = 1e-5,
         atol: float = 1e-6,
     ) -> None:
-        """Check a tensor or number against the expected value, within float tolerance."""
-        expected_t = torch.as_tensor(expected)
-        try:
-            got_t = torch.as_tensor(got, dtype=expected_t.dtype) if not isinstance(got, torch.Tensor) else got
-        except Exception:  # noqa: BLE001
-            self.fail(what, expected, got, hint)
+        """Check a tensor or number against the expected value, within float tolerance.
+
+        An expected tensor wants a plain ``torch.Tensor`` (or a parameter) back; an expected
+        Python number wants a Python ``int`` or ``float`` back.
+        """
+        if isinstance(expected, torch.Tensor):
+            if type(got) not in TENSOR_TYPES:
+                self.fail(what, expected, self._kind_of(got), hint)
+            got_t, expected_t = got, expected
+        else:
+            if type(got) not in (int, float):
+                self.fail(what, expected, self._kind_of(got), hint)
+            got_t, expected_t = torch.tensor(float(got)), torch.tensor(float(expected))
+        if got_t.dtype in (torch.bool,) or got_t.is_complex() or got_t.is_sparse:
+            self.fail(what, expected, messages.text(self.lang, "dtype", dtype=got_t.dtype), hint)
         if got_t.shape != expected_t.shape:
             self.fail(
                 what,
@@ -152,6 +180,12 @@ class Checker:
         if not bool(((got_d - exp_d).abs() <= atol + rtol * exp_d.abs()).all()):
             self.fail(what, expected, got, hint)
         self.ok()
+
+    def _kind_of(self, got: Any) -> str:
+        """What came back, said without calling anything the value's own class defines."""
+        if plain(got):
+            return short(got)
+        return messages.text(self.lang, "object_of", kind=type(got).__name__)
 
     def raises(
         self, error: type[BaseException], fn: Callable[..., Any], *args: Any, what: str = "", hint: str | None = None
@@ -170,9 +204,11 @@ class Checker:
         self.fail(what, error.__name__, messages.text(self.lang, "returned", value=short(result)), hint)
 
     def true(self, condition: bool, what: str, expected: str, got: Any, hint: str | None = None) -> None:
-        """Check a condition that has no single expected value."""
-        if not condition:
-            self.fail(what, expected, got, hint)
+        """Check a condition that has no single expected value: a bool, or a one-element bool tensor."""
+        if type(condition) is torch.Tensor and condition.dtype == torch.bool and condition.numel() == 1:
+            condition = bool(condition.item())
+        if condition is not True:
+            self.fail(what, expected, got if plain(got) else self._kind_of(got), hint)
         self.ok()
 
     def done(self, key: str = "passed") -> None:
@@ -180,6 +216,62 @@ class Checker:
         print(messages.text(self.lang, key, exercise=self.exercise, n=self.passed))
         for warning in self.warned:
             print(messages.text(self.lang, "warning_note", warning=warning))
+
+
+TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
+NUMBERS = (int, float)
+
+
+def plain(value: Any) -> bool:
+    """Is ``value`` built only from built-in types (safe to print and compare)?"""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str, torch.dtype, torch.device) or kind in TENSOR_TYPES:
+        return True
+    if kind in (tuple, list, torch.Size):
+        return all(plain(v) for v in value)
+    if kind is dict:
+        return all(plain(k) and plain(v) for k, v in value.items())
+    return False
+
+
+def same(got: Any, expected: Any) -> bool:
+    """``got`` equals ``expected`` with exactly the same built-in types; learner operators are never called.
+
+    A shape may come back as a ``torch.Size`` where a tuple is expected; a float where a float is
+    expected may be an int of the same value. Nothing else converts: ``True`` is not ``1`` and
+    ``30.0`` is not ``30``.
+    """
+    kind = type(expected)
+    if expected is None:
+        return got is None
+    if kind is bool:
+        return type(got) is bool and got is expected
+    if kind is int:
+        return type(got) is int and int.__eq__(got, expected)
+    if kind is float:
+        return type(got) in NUMBERS and float(got) == expected
+    if kind in (str, torch.dtype, torch.device):
+        return type(got) is kind and kind.__eq__(expected, got) is True
+    if kind in (tuple, torch.Size):
+        return type(got) in (tuple, torch.Size) and _same_items(tuple.__iter__(got), expected)
+    if kind is list:
+        return type(got) is list and _same_items(list.__iter__(got), expected)
+    if kind is dict:
+        if type(got) is not dict or dict.__len__(got) != len(expected):
+            return False
+        keys = list(dict.__iter__(got))
+        if not all(type(k) in (str, int) for k in keys) or set(keys) != set(expected):
+            return False
+        return all(same(dict.__getitem__(got, k), expected[k]) for k in expected)
+    if isinstance(expected, torch.Tensor):
+        return (type(got) in TENSOR_TYPES and got.dtype == expected.dtype and got.shape == expected.shape
+                and bool(torch.equal(got.detach(), expected.detach())))
+    raise TypeError(f"same() cannot compare with a {kind.__name__}")
+
+
+def _same_items(got_items: Any, expected: Any) -> bool:
+    got_list = list(got_items)
+    return len(got_list) == len(expected) and all(same(g, e) for g, e in zip(got_list, expected))
 
 
 def isclose(a: float, b: float) -> bool:

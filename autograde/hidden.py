@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograde.checks import Checker
+from autograde.checks import Checker, quiet
 from solutions import backprop, digits, network, shapes, update
 
 CASES: dict[str, Callable[[Checker, Any], None]] = {}
@@ -54,13 +54,14 @@ def _loss_cases(check: Checker, learner: Callable, builtin: Callable) -> None:
         target = torch.randn(shape)
         got = check.call(learner, output, target)
         check.close(got, builtin(output, target), f"loss for random tensors of shape {shape}")
-        check.true(getattr(got, "requires_grad", False), "backpropagating through the loss",
-                   "a tensor that autograd can backpropagate through", got)
+        check.true(got.requires_grad, "backpropagating through the loss",
+                   "a tensor that autograd can backpropagate through", got, hint="graph")
         grad = torch.autograd.grad(got, output)[0]
         check.close(grad, torch.autograd.grad(builtin(output, target), output)[0], "its gradient")
     big = 1000 * torch.randn(6, 3)
     check.close(check.call(learner, big, torch.zeros(6, 3)), builtin(big, torch.zeros(6, 3)), "large values")
-    for a, b in [((2, 3), (3,)), ((1, 10), (10,)), ((4, 1), (4,))]:
+    for a, b in [((2, 3), (3,)), ((1, 10), (10,)), ((4, 1), (4,)), ((4, 1), (1, 4)), ((2, 3), (3, 2)),
+                 ((1, 5), (5, 1)), ((3,), (1,)), ((2, 2, 1), (2, 1, 2))]:
         check.raises(ValueError, learner, torch.zeros(a), torch.zeros(b), what=f"shapes {a} and {b}")
 
 
@@ -93,10 +94,12 @@ def count_parameters(check: Checker, learner: Callable) -> None:
 
 @case
 def parameter_shapes(check: Checker, learner: Callable) -> None:
-    for module in (network.Net(), nn.Sequential(nn.Conv2d(3, 4, 2), nn.Flatten(), nn.Linear(4, 1)), nn.ReLU()):
+    normed = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3, bias=False))
+    for module in (network.Net(), nn.Sequential(nn.Conv2d(3, 4, 2), nn.Flatten(), nn.Linear(4, 1)), nn.ReLU(),
+                   normed):
         got = check.call(learner, module)
-        as_tuples = {k: tuple(v) for k, v in got.items()} if isinstance(got, dict) else got
-        check.equal(as_tuples, network.parameter_shapes(module), f"parameter_shapes({type(module).__name__})")
+        check.equal(got, network.parameter_shapes(module), f"parameter_shapes({type(module).__name__})",
+                    hint="named")
 
 
 # -- notebook 2 --------------------------------------------------------------------------
@@ -136,13 +139,17 @@ def grad_fn_chain(check: Checker, learner: Callable) -> None:
     loss = nn.MSELoss()(net(torch.randn(1, 1, 32, 32)), torch.randn(1, 10))
     w = torch.randn(3, requires_grad=True)
     other = ((w * 2).sin() + 1).sum()
-    for tensor, label in [(loss, "the seed's loss"), (other, "((w * 2).sin() + 1).sum()")]:
-        for depth in (1, 3, 6, 50):
+    constant = torch.randn(3)
+    graphs = [(loss, "the seed's loss"), (other, "((w * 2).sin() + 1).sum()"),
+              ((constant * w).sum(), "(c * w).sum() where c needs no gradient (its input is None)"),
+              ((constant + w.exp()).mean(), "(c + w.exp()).mean()"), (w.view(3, 1).t().sum(), "w.view(3, 1).t().sum()")]
+    for tensor, label in graphs:
+        for depth in (0, 1, 2, 3, 6, 50):
             got = check.call(learner, tensor, depth)
-            check.equal(list(got) if isinstance(got, tuple) else got, backprop.grad_fn_chain(tensor, depth),
-                        f"grad_fn_chain({label}, {depth})")
+            check.equal(list(got) if type(got) is tuple else got, backprop.grad_fn_chain(tensor, depth),
+                        f"grad_fn_chain({label}, {depth})", hint="first_input")
     got = check.call(learner, w, 3)
-    check.equal(list(got) if isinstance(got, tuple) else got, [], "a leaf tensor (no grad_fn)", hint="leaf")
+    check.equal(list(got) if type(got) is tuple else got, [], "a leaf tensor (no grad_fn)", hint="leaf")
 
 
 @case
@@ -151,8 +158,7 @@ def linear_mse_grads(check: Checker, learner: Callable) -> None:
         x, w, b, y = torch.randn(n, i), torch.randn(o, i), torch.randn(o), torch.randn(n, o)
         got = check.call(learner, x.clone(), w.clone(), b.clone(), y.clone())
         expected = backprop.linear_mse_grads(x, w, b, y)
-        check.true(isinstance(got, (tuple, list)) and len(got) == 2, "the return value",
-                   "a pair (grad_w, grad_b)", got)
+        check.pair(got, "the return value: a pair (grad_w, grad_b)", hint="pair")
         check.close(got[0], expected[0], f"grad_w for x [{n}, {i}], w [{o}, {i}]")
         check.close(got[1], expected[1], f"grad_b for x [{n}, {i}], w [{o}, {i}]")
 
@@ -164,7 +170,10 @@ def fresh_gradients(check: Checker, learner: Callable) -> None:
     expected = backprop.fresh_gradients(copy.deepcopy(model), x, y, nn.MSELoss())
     for attempt in ("first call", "second call on the same model"):
         got = check.call(learner, model, x, y, nn.MSELoss())
-        check.equal(sorted(got), sorted(expected), f"{attempt}: parameter names")
+        check.kind(got, dict, what=f"{attempt}: the return value", hint="names")
+        names = list(got)
+        check.equal(sorted(names) if all(type(k) is str for k in names) else names, sorted(expected),
+                    f"{attempt}: parameter names", hint="names")
         for name in expected:
             check.close(got[name], expected[name], f"{attempt}: gradient of {name}", hint="accumulate")
     for p in model.parameters():
@@ -172,6 +181,13 @@ def fresh_gradients(check: Checker, learner: Callable) -> None:
     got = check.call(learner, model, x, y, nn.MSELoss())
     for name in expected:
         check.close(got[name], expected[name], f"model holding old gradients: {name}", hint="accumulate")
+    # The result belongs to the caller: later passes on the model must not change it.
+    other_x, other_y = torch.randn(5, 4), torch.randn(5, 2)
+    nn.MSELoss()(model(other_x), other_y).backward()
+    check.call(learner, model, other_x, other_y, nn.MSELoss())
+    for name in expected:
+        check.close(got[name], expected[name], f"the first result after more passes on the model: {name}",
+                    hint="clone")
 
 
 # -- notebook 4 --------------------------------------------------------------------------
@@ -208,7 +224,7 @@ def train_steps(check: Checker, learner: Callable) -> None:
         got = check.call(learner, net, x, y, nn.MSELoss(), torch.optim.SGD(net.parameters(), lr=0.05), steps)
         expected = update.train_steps(ref, x, y, nn.MSELoss(), torch.optim.SGD(ref.parameters(), lr=0.05), steps)
         label = f"{steps} steps" + (" on a model holding old gradients" if stale else "")
-        check.true(isinstance(got, list) and all(isinstance(v, float) for v in got), f"{label}: the return value",
+        check.true(type(got) is list and all(type(v) is float for v in got), f"{label}: the return value",
                    "a list of Python floats (loss.item())", got, hint="floats")
         check.close(torch.tensor(got), torch.tensor(expected), f"{label}: the losses", hint="zero_grad")
         for (name, p), r in zip(net.named_parameters(), ref.parameters()):
@@ -219,7 +235,9 @@ def train_steps(check: Checker, learner: Callable) -> None:
 @case
 def conv2d_output_size(check: Checker, learner: Callable) -> None:
     for n, k, s, p, d in [(32, 3, 1, 0, 1), (15, 3, 1, 0, 1), (28, 5, 1, 2, 1), (7, 3, 2, 1, 1),
-                          (10, 3, 3, 0, 1), (9, 3, 1, 0, 2), (224, 7, 2, 3, 1), (5, 5, 1, 0, 1)]:
+                          (10, 3, 3, 0, 1), (9, 3, 1, 0, 2), (224, 7, 2, 3, 1), (5, 5, 1, 0, 1),
+                          (10, 3, 1, 0, 3), (20, 5, 2, 2, 2), (15, 4, 1, 1, 3), (11, 2, 1, 0, 4), (17, 3, 3, 2, 2),
+                          (8, 3, 2, 0, 1), (12, 1, 5, 0, 1), (6, 3, 4, 3, 2)]:
         got = check.call(learner, n, k, stride=s, padding=p, dilation=d)
         check.equal(got, shapes.conv2d_output_size(n, k, s, p, d), f"n={n}, kernel={k}, stride={s}, "
                     f"padding={p}, dilation={d}", hint="floor")
@@ -240,13 +258,23 @@ def pool2d_output_size(check: Checker, learner: Callable) -> None:
 @case
 def trace_shapes(check: Checker, learner: Callable) -> None:
     seq = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 5))
+    nested = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), nn.Flatten(),
+                           nn.Sequential(nn.Linear(72, 4), nn.Sequential(nn.Tanh(), nn.Linear(4, 2))))
     for model, shape in [(network.Net(), (1, 1, 32, 32)), (network.Net(), (4, 1, 32, 32)),
-                         (shapes.Net28(), (2, 1, 28, 28)), (seq, (2, 3, 8, 8))]:
+                         (shapes.Net28(), (2, 1, 28, 28)), (seq, (2, 3, 8, 8)), (nested, (3, 1, 8, 8))]:
         got = check.call(learner, model, shape)
-        normalised = [(name, tuple(s)) for name, s in got] if isinstance(got, list) else got
-        check.equal(normalised, shapes.trace_shapes(model, shape), f"{type(model).__name__} on {shape}")
+        check.equal(got, shapes.trace_shapes(model, shape), f"{type(model).__name__} on {shape}", hint="leaf_hooks")
         left = [name for name, m in model.named_modules() if m._forward_hooks]
         check.equal(left, [], "hooks left on the model afterwards", hint="remove_hooks")
+    # A forward pass that fails must not leave hooks behind either.
+    broken = network.Net()
+    try:
+        with quiet():
+            learner(broken, (1, 1, 28, 28))
+    except Exception:  # noqa: BLE001, S110 - the Net cannot take 28x28; what matters is what is left
+        pass
+    left = [name for name, m in broken.named_modules() if m._forward_hooks]
+    check.equal(left, [], "hooks left after a forward pass that failed (Net on 28x28)", hint="remove_hooks")
 
 
 @case
@@ -269,17 +297,50 @@ def _loader(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.utils.da
 
 
 class _Probe(nn.Module):
-    """A tiny classifier that records, at each forward pass, whether it was in training mode
-    and whether autograd was recording."""
+    """A tiny classifier that records, at each forward pass, whether it was in training mode,
+    whether autograd was recording and whether its input had been moved to the device."""
 
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(64, 10)
         self.seen: list[tuple[bool, bool]] = []
+        self.moved: list[bool] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.seen.append((self.training, torch.is_grad_enabled()))
+        self.moved.append(type(x) is torch.Tensor)
         return self.fc(torch.flatten(x, 1))
+
+
+_MOVES = {torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.cuda}
+
+
+class Unmoved(torch.Tensor):
+    """A batch as a loader gives it on the host: moving it (``.to(device)``) makes it a plain tensor.
+
+    On a machine without a GPU, ``x.to(device)`` changes nothing a test could see; this marks
+    whether the learner's loop moved each batch, as it must for the notebook's GPU run.
+    """
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        with torch._C.DisableTorchFunctionSubclass():
+            result = func(*args, **(kwargs or {}))
+            if func in _MOVES:
+                return result.as_subclass(torch.Tensor)
+        return torch._tensor._convert(result, cls)
+
+
+def _unmoved_loader(n: int, batch_size: int) -> torch.utils.data.DataLoader:
+    x = torch.rand(n, 1, 8, 8).as_subclass(Unmoved)
+    y = torch.randint(0, 10, (n,)).as_subclass(Unmoved)
+    return _loader(x, y, batch_size)
+
+
+def _check_moved(check: Checker, probe: _Probe, labels_moved: list[bool], exercise: str) -> None:
+    check.true(bool(probe.moved) and all(probe.moved) and all(labels_moved), f"{exercise}: each batch",
+               "moved to the device, x.to(device) and y.to(device), before it is used",
+               f"moved={probe.moved}, labels moved={labels_moved}", hint="device")
 
 
 @case
@@ -294,16 +355,15 @@ def make_digit_tensors(check: Checker, learner: Callable) -> None:
                        "interpolate" if top == 16 else "scale16"))
     for label, images, labels, hint in inputs:
         got = check.call(learner, images.copy(), labels.copy())
-        check.true(isinstance(got, (tuple, list)) and len(got) == 2, f"{label}: the return value",
-                   "a pair (x, y)", got, hint="pair")
+        check.pair(got, f"{label}: the return value, a pair (x, y)", hint="pair")
         x, y = got
         expected_x, expected_y = digits.make_digit_tensors(images, labels)
-        check.true(isinstance(x, torch.Tensor) and x.dtype == torch.float32, f"{label}: x",
-                   "a float32 tensor", getattr(x, "dtype", x), hint="dtypes")
+        check.kind(x, torch.Tensor, what=f"{label}: x", hint="dtypes")
+        check.equal(x.dtype, torch.float32, f"{label}: x.dtype", hint="dtypes")
         check.equal(tuple(x.shape), tuple(expected_x.shape), f"{label}: the shape of x", hint="shape")
         check.close(x, expected_x, f"{label}: the values of x", hint=hint)
-        check.true(isinstance(y, torch.Tensor) and y.dtype == torch.int64, f"{label}: y",
-                   "an int64 (long) tensor", getattr(y, "dtype", y), hint="dtypes")
+        check.kind(y, torch.Tensor, what=f"{label}: y", hint="dtypes")
+        check.equal(y.dtype, torch.int64, f"{label}: y.dtype", hint="dtypes")
         check.equal(y.tolist(), expected_y.tolist(), f"{label}: the labels y", hint="labels")
 
 
@@ -320,6 +380,14 @@ def train_one_epoch(check: Checker, learner: Callable) -> None:
         (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), torch.rand(10, 1, 8, 8), 5, nn.CrossEntropyLoss(),
          "a model holding old gradients"),
     ]
+    probe, labels_moved = _Probe(), []
+
+    def recording_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        labels_moved.append(type(target) is torch.Tensor)
+        return F.cross_entropy(output, target.as_subclass(torch.Tensor))
+
+    check.call(learner, probe, _unmoved_loader(6, 3), recording_loss, torch.optim.SGD(probe.parameters(), lr=0.1), cpu)
+    _check_moved(check, probe, labels_moved, "train_one_epoch")
     for build, x, batch_size, criterion, label in settings:
         y = torch.randint(0, 10, (len(x),))
         model = build()
@@ -336,8 +404,7 @@ def train_one_epoch(check: Checker, learner: Callable) -> None:
         torch.manual_seed(seed)
         expected = digits.train_one_epoch(ref, _loader(x, y, batch_size), criterion,
                                           torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9), cpu)
-        check.true(isinstance(got, float), f"{label}: the return value", "a Python float (use loss.item())",
-                   got, hint="float")
+        check.kind(got, float, what=f"{label}: the return value, a Python float (use loss.item())", hint="float")
         check.true(model.training, f"{label}: model.training afterwards", "True", model.training, hint="train_mode")
         for (name, p), r in zip(model.named_parameters(), ref.parameters()):
             check.close(p, r, f"{label}: {name} after the epoch", hint="step", rtol=1e-4, atol=1e-5)
@@ -356,9 +423,9 @@ def evaluate(check: Checker, learner: Callable) -> None:
         y = torch.cat([predicted[:right], (predicted[right:] + torch.randint(1, 10, (n - right,))) % 10])
         got = check.call(learner, model, _loader(x, y, batch_size), cpu)
         expected = digits.evaluate(model, _loader(x, y, batch_size), cpu)
-        check.true(isinstance(got, float), f"{n} samples: the return value", "a Python float", got, hint="float")
+        check.kind(got, float, what=f"{n} samples: the return value, a Python float", hint="float")
         check.close(got, expected, f"{n} samples in batches of {batch_size}, {right} predicted right",
-                    hint="fraction" if isinstance(got, float) and got > 1 else "count")
+                    hint="fraction" if got > 1 else "count")
     probe = _Probe()
     probe.train()
     check.call(learner, probe, _loader(torch.rand(6, 1, 8, 8), torch.randint(0, 10, (6,)), 3), cpu)
@@ -368,3 +435,6 @@ def evaluate(check: Checker, learner: Callable) -> None:
     check.true(not any(grad for _, grad in probe.seen), "autograd during evaluate",
                "off in every forward pass (torch.no_grad())", f"grad enabled={[grad for _, grad in probe.seen]}",
                hint="no_grad")
+    probe = _Probe()
+    check.call(learner, probe, _unmoved_loader(6, 4), cpu)
+    _check_moved(check, probe, [True], "evaluate")

@@ -42,6 +42,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "a_result": {"en": "a result", "ko": "결과 값"},
     "returned": {"en": "no error; it returned {value}", "ko": "오류 없이 {value}을(를) 반환함"},
     "shape": {"en": "a tensor of shape {shape}", "ko": "shape이 {shape}인 Tensor"},
+    "dtype": {"en": "a tensor of dtype {dtype}", "ko": "dtype이 {dtype}인 Tensor"},
+    "a_pair": {"en": "a tuple or list of two items", "ko": "항목이 두 개인 튜플이나 리스트"},
+    "object_of": {"en": "an object of type {kind}", "ko": "{kind} 타입의 객체"},
     # What the grader writes into a cell it stopped, skipped or scored zero (see autograde/kernel.py).
     "grading_timeout": {
         "en": "this cell used more than {seconds} s of processor time and was stopped",
@@ -141,6 +144,8 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
         "forward_shape": _h("forward must return [batch, 10]: flatten with torch.flatten(x, 1) and end with fc3, no ReLU.",
                             "forward는 [batch, 10]을 반환해야 합니다. torch.flatten(x, 1)로 평탄화하고 "
                             "ReLU 없이 fc3로 끝내세요."),
+        "final_relu": _h("The network returns raw scores (logits), which may be negative: no ReLU after fc3.",
+                         "신경망은 음수일 수도 있는 원시 점수(logit)를 반환합니다. fc3 뒤에는 ReLU를 두지 마세요."),
     },
     "parameter_shapes": {
         "out_in": _h("Use module.named_parameters() and tuple(p.shape); weights are [out, in, ...].",
@@ -159,12 +164,20 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                        "차이를 제곱한 뒤 모든 원소에 대해 평균을 내세요: ((output - target) ** 2).mean()."),
         "shape_check": _h("Compare output.shape with target.shape first and raise ValueError if they differ.",
                           "먼저 output.shape와 target.shape를 비교하고, 다르면 ValueError를 일으키세요."),
+        "graph": _h("Compute the loss with tensor operations on output and target; .item() or torch.tensor(...) "
+                    "cuts it off from the graph, and loss.backward() can no longer reach the network.",
+                    "output과 target에 Tensor 연산을 써서 손실을 계산하세요. .item()이나 torch.tensor(...)를 쓰면 "
+                    "그래프에서 끊겨 loss.backward()가 신경망까지 닿지 못합니다."),
     },
     "l1_loss": {
         "abs": _h("Take the absolute differences, then the mean over every element: (output - target).abs().mean().",
                   "차이의 절댓값을 구한 뒤 모든 원소에 대해 평균을 내세요: (output - target).abs().mean()."),
         "shape_check": _h("Compare output.shape with target.shape first and raise ValueError if they differ.",
                           "먼저 output.shape와 target.shape를 비교하고, 다르면 ValueError를 일으키세요."),
+        "graph": _h("Compute the loss with tensor operations on output and target; .item() or torch.tensor(...) "
+                    "cuts it off from the graph, and loss.backward() can no longer reach the network.",
+                    "output과 target에 Tensor 연산을 써서 손실을 계산하세요. .item()이나 torch.tensor(...)를 쓰면 "
+                    "그래프에서 끊겨 loss.backward()가 신경망까지 닿지 못합니다."),
     },
     "cross_entropy": {
         "log_softmax": _h("log p = logits - torch.logsumexp(logits, dim=1, keepdim=True); average -log p at each label.",
@@ -190,12 +203,18 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                     "model.named_parameters()로 {이름: p.grad.clone()} dict를 반환하세요."),
         "accumulate": _h("backward() adds to .grad: call model.zero_grad() before it.",
                          "backward()는 .grad에 더합니다. 그 전에 model.zero_grad()를 호출하세요."),
+        "clone": _h("Return copies, p.grad.clone(): p.grad itself belongs to the model and changes with the next "
+                    "backward().",
+                    "복사본 p.grad.clone()을 반환하세요. p.grad 자체는 모델의 것이라 다음 backward()에서 바뀝니다."),
     },
     "sgd_step": {
         "in_place": _h("Update each tensor in place, p -= lr * p.grad; p = p - ... only rebinds a name.",
                        "각 Tensor를 제자리에서 바꾸세요: p -= lr * p.grad. p = p - ...는 이름만 다시 묶습니다."),
         "no_grad": _h("Do the update inside `with torch.no_grad():` so autograd does not record it.",
                       "autograd가 기록하지 않도록 `with torch.no_grad():` 안에서 갱신하세요."),
+        "none_grad": _h("A parameter that took no part in the loss has p.grad None: skip it (if p.grad is not None).",
+                        "손실 계산에 쓰이지 않은 매개변수는 p.grad가 None입니다. 그런 매개변수는 건너뛰세요"
+                        "(if p.grad is not None)."),
     },
     "train_steps": {
         "floats": _h("Append loss.item() each step and return the list.",
@@ -210,6 +229,8 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                       "패딩은 양쪽에 더해집니다: n + 2 * padding."),
         "dilation": _h("A dilated kernel spans dilation * (kernel_size - 1) + 1 pixels.",
                        "팽창(dilation)된 커널은 dilation * (kernel_size - 1) + 1 픽셀에 걸칩니다."),
+        "int": _h("A size is a whole number: use floor division //, not /, and return an int.",
+                  "크기는 정수입니다. /가 아니라 몫 나눗셈 //를 쓰고 int를 반환하세요."),
     },
     "pool2d_output_size": {
         "stride_default": _h("stride=None means stride = kernel_size.", "stride=None이면 stride = kernel_size입니다."),
@@ -251,10 +272,12 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
     "train_one_epoch": {
         "float": _h("Return a Python float: add up loss.item() values, not loss tensors.",
                     "Python float를 반환하세요. loss Tensor가 아니라 loss.item() 값을 더하세요."),
-        "train_mode": _h("Call model.train() first: evaluate() leaves the model in eval mode, and layers such as "
+        "train_mode": _h("Call model.train() first: evaluate() may leave the model in eval mode, and layers such as "
                          "dropout behave differently there.",
-                         "먼저 model.train()을 호출하세요. evaluate()가 모델을 eval 모드로 두고 가며, dropout 같은 "
-                         "층은 그 모드에서 다르게 동작합니다."),
+                         "먼저 model.train()을 호출하세요. evaluate()가 모델을 eval 모드로 두고 갈 수 있고, dropout "
+                         "같은 층은 그 모드에서 다르게 동작합니다."),
+        "device": _h("Move each batch to the device before using it: x, y = x.to(device), y.to(device).",
+                     "배치를 쓰기 전에 장치로 옮기세요: x, y = x.to(device), y.to(device)."),
         "step": _h("For each batch: x, y = x.to(device), y.to(device); optimizer.zero_grad(); "
                    "loss = criterion(model(x), y); loss.backward(); optimizer.step(). Use the criterion passed in.",
                    "배치마다: x, y = x.to(device), y.to(device); optimizer.zero_grad(); "
@@ -278,6 +301,8 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                    "반복문 전에 model.eval()을 호출해 dropout 같은 층을 추론 동작으로 바꾸세요."),
         "no_grad": _h("Run the loop inside `with torch.no_grad():`: no gradients are needed to evaluate.",
                       "`with torch.no_grad():` 안에서 반복하세요. 평가에는 기울기가 필요 없습니다."),
+        "device": _h("Move each batch to the device before using it: x, y = x.to(device), y.to(device).",
+                     "배치를 쓰기 전에 장치로 옮기세요: x, y = x.to(device), y.to(device)."),
     },
 }
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from forged import AlwaysEqual, EqualInt, EqualTensor
 
 from autograde import hidden
 from autograde.checks import CheckFailed
@@ -238,3 +239,99 @@ MISTAKES = {
 def test_is_a_common_mistake_caught(mistake):
     exercise, learner = MISTAKES[mistake]
     fails(exercise, learner)
+
+
+# -- the cases of the grading-accuracy review: wrong code that used to get full marks --------
+def loss_without_same_ndim_check(o, t):
+    if o.dim() != t.dim():
+        raise ValueError("shapes differ")
+    return ((o - t) ** 2).mean()
+
+
+def chain_skipping_none(tensor, depth):
+    names, node = [], tensor.grad_fn
+    while node is not None and len(names) < depth:
+        names.append(type(node).__name__)
+        node = next((f for f, _ in node.next_functions if f is not None), None)
+    return names
+
+
+def fresh_returning_grad_itself(model, x, y, criterion):
+    for p in model.parameters():
+        if p.grad is not None:
+            p.grad.zero_()
+    criterion(model(x), y).backward()
+    return {n: p.grad for n, p in model.named_parameters()}
+
+
+def trace_without_finally(model, input_shape):
+    records, handles = [], []
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+            handles.append(module.register_forward_hook(lambda m, i, o, name=name: records.append((name, tuple(o.shape)))))
+    model(torch.zeros(input_shape))
+    for h in handles:
+        h.remove()
+    return records
+
+
+def trace_hooking_containers(model, input_shape):
+    records, handles = [], []
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_hook(lambda m, i, o, name=name: records.append((name, tuple(o.shape)))))
+    try:
+        model(torch.zeros(input_shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return records
+
+
+def epoch_without_device(model, loader, criterion, optimizer, device):
+    model.train()
+    total, count = 0.0, 0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(y)
+        count += len(y)
+    return total / count
+
+
+REVIEW_MISTAKES = {
+    "mse_loss ([4, 1] vs [1, 4] broadcast)": ("mse_loss", loss_without_same_ndim_check),
+    "grad_fn_chain (skips a None input)": ("grad_fn_chain", chain_skipping_none),
+    "fresh_gradients (returns p.grad itself)": ("fresh_gradients", fresh_returning_grad_itself),
+    "conv2d_output_size (dilation * kernel_size)": (
+        "conv2d_output_size", lambda n, k, stride=1, padding=0, dilation=1: (n + 2 * padding - dilation * k) // stride + 1),
+    "conv2d_output_size (/ instead of //)": (
+        "conv2d_output_size", lambda n, k, stride=1, padding=0, dilation=1:
+        (n + 2 * padding - dilation * (k - 1) - 1) / stride + 1),
+    "trace_shapes (no try/finally)": ("trace_shapes", trace_without_finally),
+    "trace_shapes (hooks containers)": ("trace_shapes", trace_hooking_containers),
+    "parameter_shapes (from state_dict)": ("parameter_shapes",
+                                           lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}),
+    "train_one_epoch (never moves to device)": ("train_one_epoch", epoch_without_device),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(REVIEW_MISTAKES))
+def test_is_a_mistake_the_review_found_caught(mistake):
+    exercise, learner = REVIEW_MISTAKES[mistake]
+    fails(exercise, learner)
+
+
+# -- forged answers: objects that claim equality are refused by type --------------------------
+@pytest.mark.parametrize("forged", [AlwaysEqual(), EqualInt(7)], ids=["always-equal object", "int subclass"])
+@pytest.mark.parametrize("exercise", ["conv2d_output_size", "count_parameters", "num_flat_features",
+                                      "pool2d_output_size"])
+def test_does_an_object_that_claims_equality_lose(exercise, forged):
+    fails(exercise, lambda *args, **kwargs: forged)
+
+
+def test_does_a_tensor_subclass_fool_no_loss_check():
+    forged = torch.zeros(()).as_subclass(EqualTensor)
+    fails("mse_loss", lambda o, t: forged)
