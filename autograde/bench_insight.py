@@ -193,7 +193,7 @@ def _test_output(exercise: str, outcome: str, lang: str) -> dict:
     if outcome in ("right", "pair"):
         return _passed(exercise, lang)
     if outcome == "stub":
-        return _failure(exercise, lang, messages.text(lang, "calling", name=exercise), messages.text(lang, "a_result"),
+        return _failure(exercise, lang, messages.text(lang, "calling", call=f"{exercise}(...)"), messages.text(lang, "a_result"),
                         "NotImplementedError", "not_implemented")
     if outcome == "forgot_square":
         return _failure(exercise, lang, "mse_loss(a, b)  # (0 + 4 + 0 + 16) / 4", "tensor(5.)", "tensor(-1.)", "mean_all")

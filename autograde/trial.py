@@ -75,8 +75,12 @@ def stub(source: str) -> str:
     return pattern.sub(lambda m: "\n".join(m.group(1) + line for line in STUB.splitlines()), source)
 
 
-def _job(cells: list[dict], lang: str) -> dict:
-    return {"cells": cells, "exercises": [], "lang": lang, "cell_timeout": CELL_TIMEOUT}
+def _job(cells: list[dict], lang: str):
+    """The engine's own job (:class:`autograde.protocol.Job`) for these cells."""
+    from autograde import protocol
+
+    return protocol.Job.from_dict({"id": "trial", "token": "trial", "cells": cells, "lang": lang,
+                                   "cell_timeout": CELL_TIMEOUT})
 
 
 def _entry(source: str, exercise: str | None, test: bool, learner: bool) -> dict:
@@ -135,9 +139,14 @@ def _run(shell, cells: list[dict], lang: str) -> list[list[dict]]:
 
     outputs: list[list[dict]] = [[] for _ in cells]
 
-    def send(message: dict) -> None:
-        if "cell" in message:
-            outputs[message["cell"]] = message["outputs"]
+    def send(kind: str, **fields) -> None:
+        if kind == "cell":
+            result = fields["result"]
+            shown = [dict(o) for o in result.outputs]
+            if not result.passed and not _failed(shown):  # as grading does: no evidence of a pass is a failure
+                shown.append({"output_type": "error", "ename": "GradingError", "evalue": f"cell {result.status}",
+                              "traceback": []})
+            outputs[fields["cell"]] = shown
 
     saved = sys.stdout, sys.stderr, sys.stdin
     try:

@@ -250,18 +250,19 @@ SILENCERS = {
 }
 GRADING_SHELL = """
 import json, sys
-from autograde import checks, kernel
+from autograde import checks, protocol, kernel
 original = checks.CheckFailed.__dict__["_render_traceback_"]
 results, shell = {}, kernel.make_shell()
 for name, silencer in json.loads(sys.argv[1]).items():
-    sent = []
-    job = {"lang": "en", "exercises": ["mse_loss"], "cells": [
+    sent = {}
+    job = protocol.Job.from_dict({"id": name, "token": "t", "lang": "en", "exercises": ["mse_loss"], "cells": [
         {"source": "from autograde.checks import CheckFailed, Checker\\n" + silencer, "learner": True,
          "exercise": "mse_loss"},
         {"source": "Checker('mse_loss').call(lambda output, target: output @ target, 1, 2)", "test": True,
-         "exercise": "mse_loss"}]}
-    kernel.run_cells(job, {}, sent.append, shell=shell)
-    results[name] = next(m["outputs"] for m in sent if m.get("cell") == 1)
+         "exercise": "mse_loss"}]})
+    kernel.run_cells(job, {}, lambda kind, **fields: sent.update({fields["cell"]: fields["result"]}) if kind == "cell"
+                     else None, shell=shell)
+    results[name] = {"outputs": [dict(o) for o in sent[1].outputs], "passed": sent[1].passed}
     checks.CheckFailed._render_traceback_ = original
 open(sys.argv[2], "w").write(json.dumps(results))  # (the run captures file descriptors 1 and 2)
 """
@@ -281,7 +282,9 @@ def test_does_a_learner_who_replaces_the_rendering_still_score_zero(tmp_path):
     done = subprocess.run([sys.executable, "-c", GRADING_SHELL, json.dumps(SILENCERS), str(results)],
                           capture_output=True, text=True, timeout=120, cwd=course.REPO)
     assert done.returncode == 0, done.stderr
-    for name, outputs in json.loads(results.read_text()).items():
+    for name, got in json.loads(results.read_text()).items():
+        outputs = got["outputs"]
+        assert not got["passed"], (name, outputs)  # the grader's own evidence: this test cell did not pass
         cell = new_code_cell("", metadata={"nbgrader": {"grade": True, "solution": False, "points": 2,
                                                           "grade_id": "test_mse_loss"}})
         cell.outputs = [new_output(**o) for o in outputs]
