@@ -35,13 +35,13 @@ lab: student
 # `make test` runs the whole suite, then the notebooks and the tests of what training computes a second
 # time on PyTorch's plain (non-vectorised) CPU kernels in one thread: their floating-point results differ
 # in the last digits, as another processor's do, so an output or a test that holds on one processor only
-# fails here and not on someone else's machine. Two pytest-xdist workers, each keeping a notebook's cells
-# together in one kernel.
+# fails here and not on someone else's machine. Both runs use two pytest-xdist workers (one per core); each
+# test file stays on one worker, so a notebook's cells share one kernel and a module's fixtures are built once.
 OTHER_CPU       := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1
 OTHER_CPU_TESTS := notebooks notebooks-ko tests/test_digits.py tests/test_explore.py
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 	$(OTHER_CPU) $(PY) -m pytest -n 2 --dist loadfile $(OTHER_CPU_TESTS)
 
 lint: $(STAMP)
