@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from autograde import course, protocol
 from autograde.gradebook import begin, ensure_released, quiet_nbgrader, read_result, resumable, submissions, zero_notebook
 from autograde.prepare import COSTS, Prepared, prepare
-from autograde.reports import GradeResult, assignment_digest, digest, invalidate, write_report
+from autograde.reports import GradeResult, assignment_digest, digest, invalidate, new_run, record, write_report
 from autograde.scoring import score
 from autograde.workspace import Workspace
 
@@ -97,6 +97,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
         return []
     api = ws.api()
     known = course.assignments(ws.source)
+    run = new_run()  # this run's history file: what each submission scored when this run finished it
     bases = {a: assignment_digest(known[a], settings.fingerprint()) for a in {a for _, a in pairs}}
     results: dict[tuple[str, str], GradeResult] = {}
     order = sorted(pairs, key=lambda p: -max(COSTS.get(nb.name, 1.0) for nb in known[p[1]]))
@@ -135,7 +136,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
                             running[prepared.job.id] = (sub, prepared)
                             pool.submit(prepared.job)
                     if sub.waiting == 0:
-                        results[(student, assignment)] = finish_submission(ws, gb, sub)
+                        results[(student, assignment)] = finish_submission(ws, gb, sub, run)
                         bar.update()
                     continue
                 if finished is None:
@@ -151,7 +152,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
                     prepared.error = f"{prepared.notebook.name}: could not be scored: {type(error).__name__}: {error}"
                 sub.waiting -= 1
                 if sub.waiting == 0:
-                    results[(sub.result.student, sub.result.assignment)] = finish_submission(ws, gb, sub)
+                    results[(sub.result.student, sub.result.assignment)] = finish_submission(ws, gb, sub, run)
                     bar.update()
         finally:
             bar.close()
@@ -177,7 +178,7 @@ def start_submission(ws: Workspace, gb, student: str, assignment: str, key: str,
     return sub
 
 
-def finish_submission(ws: Workspace, gb, sub: Submission) -> GradeResult:
+def finish_submission(ws: Workspace, gb, sub: Submission, run: str) -> GradeResult:
     result = sub.result
     for prepared in sub.prepared:
         if prepared.missing or prepared.error:
@@ -192,6 +193,7 @@ def finish_submission(ws: Workspace, gb, sub: Submission) -> GradeResult:
     read_result(ws, gb, result.student, result.assignment, result)
     result.seconds = time.perf_counter() - sub.started
     write_report(ws, result, sub.key)
+    record(ws, run, result)
     return result
 
 

@@ -6,9 +6,10 @@ network, charts as inline SVG, :mod:`autograde.insight_page`) and a CSV per tabl
 ``COURSE_DIR/insight/``. The mistakes and flags come from :mod:`autograde.mistakes`, the similar pairs
 from :mod:`autograde.similarity`.
 
-Grading keeps no history of its runs (each run replaces the reports), so the report keeps its own:
-each time it runs on a class whose reports changed, it stores the scores in
-``COURSE_DIR/insight/history/``, and "progress over time" compares those snapshots.
+"Progress over time" compares the class after each grading run, from the history grading keeps
+(``reports/_runs/``, :func:`autograde.reports.runs`). A course folder graded before grading kept a
+history falls back to snapshots this report stores in ``COURSE_DIR/insight/history/`` each time it
+runs on a class whose reports changed.
 """
 
 from __future__ import annotations
@@ -161,6 +162,21 @@ def history(folder: Path, current: Run, record: bool = True) -> list[Run]:
     return runs
 
 
+def grading_runs(ws: Workspace, current: Run) -> list[Run]:
+    """The class after each grading run, from grading's own history; empty when grading kept none."""
+    from autograde import reports
+
+    state: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    found = []
+    for name, entries in reports.runs(ws):
+        for entry in entries:
+            state[entry["assignment"]][entry["student"]] = {k: float(v) for k, v in entry["scores"].items()}
+        found.append(Run(max(e["graded_at"] for e in entries), name, {a: dict(s) for a, s in state.items()}, {}))
+    if found:  # which exercises are still the stub is read from the notebooks, as the newest run left them
+        found[-1] = Run(found[-1].graded_at, found[-1].signature, found[-1].scores, current.not_attempted)
+    return found
+
+
 @dataclass
 class Progress:
     """One exercise in one run."""
@@ -223,7 +239,7 @@ def analyse(ws: Workspace, record_history: bool = True, history_dir: Path | None
                                                 lines_of(cls, cells[(p.b, p.assignment)], ex, at_b))
                  for p in shown for ex, (at_a, at_b) in p.matches.items()}
     current = snapshot(cls, stubs)
-    runs = history(history_dir or ws.path(OUTPUT, "history"), current, record_history)
+    runs = grading_runs(ws, current) or history(history_dir or ws.path(OUTPUT, "history"), current, record_history)
     return Insight(len(cls.students), len(cls.submissions), items(cls, stubs), mistakes(cls, stubs, anonymise),
                    flag_groups(cls, anonymise), found, runs, progress(cls, runs), cls.skipped, cells, highlight,
                    current.graded_at)
@@ -296,7 +312,7 @@ def register(subparsers) -> None:
         "self-contained HTML page plus a CSV per table into OUT (default: COURSE_DIR/insight/): per exercise the "
         "mean, full marks, not attempted and discrimination; the failing checks ranked by how many students hit "
         "them; what grading repaired or flagged; pairs of submissions whose solution cells are unusually alike; "
-        "and progress over the grading runs this report has seen (kept in COURSE_DIR/insight/history/).")
+        "and progress over the grading runs (from the history grading keeps in COURSE_DIR/reports/_runs/).")
     p.add_argument("out", type=Path, nargs="?", default=None, metavar="OUT", help="folder to write into")
     p.add_argument("--lang", choices=list(messages.LANGUAGES), default="en", help="language of the page (default: en)")
     p.set_defaults(func=cmd_insight)

@@ -216,7 +216,7 @@ def similarity_section(report: Insight, lang: str) -> str:
 
 def progress_section(report: Insight, lang: str) -> str:
     out = [f'<h2 id="progress">{escape(text(lang, "progress"))}</h2>',
-           f"<p>{escape(text(lang, 'progress_intro', folder='insight/history/'))}</p>"]
+           f"<p>{escape(text(lang, 'progress_intro', folder='reports/_runs/'))}</p>"]
     if len(report.runs) < 2:
         out.append(f'<p class="note">{escape(text(lang, "one_run"))}</p>')
         return "".join(out)

@@ -122,12 +122,9 @@ TEXTS: dict[str, dict[str, str]] = {
     # 4. progress
     "progress": {"en": "4. Progress over grading runs", "ko": "4. 채점 회차별 변화"},
     "progress_intro": {
-        "en": "The same figures for each grading run this report has seen: grading replaces its reports on every "
-        "run, so each time this report is built on changed reports it keeps a snapshot of the scores in "
-        "{folder}. Runs graded between two builds of the report are not seen.",
-        "ko": "이 보고서가 본 채점 회차마다 같은 수치를 보여 줍니다. 채점은 회차마다 보고서를 덮어쓰므로, 이 보고서는 "
-        "바뀐 보고서로 만들어질 때마다 점수의 스냅숏을 {folder}에 남깁니다. 보고서를 두 번 만드는 사이에 여러 번 "
-        "채점했다면 그 중간 회차는 보이지 않습니다.",
+        "en": "The same figures for the class after each grading run, from the history grading keeps in {folder}.",
+        "ko": "채점을 한 번 할 때마다 반 전체가 어떤 점수를 받았는지 같은 수치로 보여 줍니다. 채점이 {folder}에 남기는 "
+        "기록을 씁니다.",
     },
     "one_run": {
         "en": "The class has been seen graded once so far; grade again and rebuild this report to compare runs.",

@@ -7,6 +7,10 @@ the source notebooks, the limits). A run that was stopped resumes where it stopp
 whose report is there with the same digest, and whose grades are in the gradebook, is not graded
 again. A submission's report is removed before anything of its grading is touched, so a run
 stopped midway never leaves a report for a submission it did not finish.
+
+Each grading run also appends every submission it finishes to its own history file,
+``reports/_runs/RUN.jsonl`` (a student id cannot start with ``_``), so what the class scored after
+each run can be read back later (``python -m autograde insight`` shows progress over the runs).
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autograde import course, editions
 from autograde.workspace import Workspace, template_for
 
 REPORTS = "reports"
+RUNS = "_runs"  # inside REPORTS: one history file per grading run
 
 
 @dataclass
@@ -129,3 +136,39 @@ def saved_result(ws: Workspace, student: str, assignment: str, key: str) -> Grad
         return None
     result.resumed = True
     return result
+
+
+# -- the history of grading runs ---------------------------------------------------------------
+def new_run() -> str:
+    """A name for a grading run that sorts by the time it started."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def record(ws: Workspace, run: str, result: GradeResult) -> None:
+    """Append one finished submission to the history of grading run ``run``."""
+    path = ws.path(REPORTS, RUNS, f"{run}.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"graded_at": datetime.now(UTC).isoformat(timespec="seconds"), "student": result.student,
+                       "assignment": result.assignment, "scores": result.scores, "max_scores": result.max_scores},
+                      ensure_ascii=False)
+    with open(path, "a", encoding="utf-8") as history:
+        history.write(line + "\n")
+
+
+def runs(ws: Workspace) -> list[tuple[str, list[dict]]]:
+    """Every grading run, oldest first, with the submissions it finished (a line a killed run cut short is left out)."""
+    found = []
+    folder = ws.path(REPORTS, RUNS)
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        entries = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("scores"), dict) and \
+                    all(isinstance(entry.get(k), str) for k in ("graded_at", "student", "assignment")):
+                entries.append(entry)
+        if entries:
+            found.append((path.stem, entries))
+    return found

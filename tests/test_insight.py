@@ -265,3 +265,28 @@ def test_does_insight_read_the_report_grading_writes(tmp_path):
     read = graded_class.read_report(reports.report_path(ws, "alice", "02_losses"))
     assert (read.student, read.assignment, read.scores, read.max_scores, read.notes, read.flags) == (
         "alice", "02_losses", result.scores, result.max_scores, result.notes, result.flags)
+
+
+def test_does_progress_follow_every_grading_run_even_without_insight_in_between(tmp_path):
+    """Grading's own history: two runs graded with no report built between them are both shown."""
+    from autograde import reports
+
+    ws = bench_insight.write_class(tmp_path / "course", 12, seed=2, figures=False)
+    saved = {p: json.loads(p.read_text(encoding="utf-8")) for p in ws.path("reports").glob("*/02_losses.json")}
+    first, second = reports.new_run(), reports.new_run()
+    for data in saved.values():  # the first run: the class as the reports hold it, mse_loss wrong
+        reports.record(ws, first, reports.GradeResult(**{k: v for k, v in data["result"].items()
+                                                         if k in reports.GradeResult.__dataclass_fields__}))
+    for path, data in saved.items():  # the second run: everybody fixed mse_loss
+        data["result"]["scores"]["mse_loss"] = data["result"]["max_scores"]["mse_loss"]
+        path.write_text(json.dumps(data), encoding="utf-8")
+        reports.record(ws, second, reports.GradeResult(**{k: v for k, v in data["result"].items()
+                                                          if k in reports.GradeResult.__dataclass_fields__}))
+    with open(ws.path("reports", reports.RUNS, f"{second}.jsonl"), "a", encoding="utf-8") as history:
+        history.write('{"student": "cut sho')  # a run killed mid-line leaves a line that is not one
+    report = insight.analyse(ws, record_history=False)
+    assert [r.signature for r in report.runs] == [first, second]
+    mse = [p for p in report.progress if p.exercise == "mse_loss"]
+    assert [(p.run, p.mean_share) for p in mse] == [(1, 0.0), (2, 1.0)]
+    assert report.runs[-1].not_attempted, "the newest run keeps what the reports know (stubs)"
+    assert not ws.path("insight", "history").exists(), "grading's history is used, no snapshot of its own"

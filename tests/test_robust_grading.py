@@ -9,6 +9,7 @@ run killed halfway resumes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -102,6 +103,17 @@ def test_exit_status_counts_the_students_with_errors(batch):
 def test_every_student_has_a_line(batch):
     for student in [*H.EXPECTED, "snoop"]:
         assert report_of(batch.out, student)
+
+
+def test_does_the_run_keep_one_history_line_per_submission_with_its_report_scores(batch):
+    """Grading's own history (reports/_runs/), which the class report's progress reads."""
+    from autograde import reports
+
+    (name, entries), = reports.runs(batch.ws)
+    assert sorted(e["student"] for e in entries) == sorted([*H.EXPECTED, "snoop"]), name
+    for entry in entries:
+        saved = json.loads(reports.report_path(batch.ws, entry["student"], entry["assignment"]).read_text("utf-8"))
+        assert entry["scores"] == saved["result"]["scores"]
 
 
 def test_submitted_files_are_never_modified(batch):
