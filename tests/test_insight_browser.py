@@ -7,39 +7,12 @@ where a missing browser is a failure.
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from test_browser import ARTIFACTS, browser  # noqa: F401  (fixture: the headless Chromium)
 
 from autograde import bench_insight, course, insight, insight_text
-from autograde.course import REPO
-
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", REPO / "artifacts" / "screenshots"))
-
-
-def no_browser(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI needs the browser test: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        no_browser("Playwright is not installed (pip install playwright)")
-    if not CHROMIUM.exists():
-        no_browser(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as p:
-        try:
-            chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        except Error as error:
-            no_browser(f"Playwright cannot start {CHROMIUM}: {str(error).splitlines()[0]}")
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +28,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     return {lang: insight.build(ws, ws.root / f"report-{lang}", lang)[1][0] for lang in ("en", "ko")}
 
 
-def open_page(browser, path: Path):
+def open_page(browser, path: Path):  # noqa: F811
     """The page, with every request that is not the file itself and every script error recorded."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     seen = {"requests": [], "errors": []}
@@ -70,7 +43,7 @@ def open_page(browser, path: Path):
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("lang", ["en", "ko"])
-def test_does_the_report_render_its_charts_offline_and_show_a_pair_side_by_side(browser, pages, lang):
+def test_does_the_report_render_its_charts_offline_and_show_a_pair_side_by_side(browser, pages, lang):  # noqa: F811
     page, seen = open_page(browser, pages[lang])
     try:
         assert page.locator("html").get_attribute("lang") == lang
