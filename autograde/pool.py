@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 
-from autograde import protocol
+from autograde import process_limit, protocol
 from autograde import sandbox as sandboxes
 from autograde.protocol import Answer, Job
 
@@ -52,7 +52,9 @@ class WorkerProcess:
     def __init__(self, box: sandboxes.Sandbox) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")
         argv = [sys.executable, "-P", "-m", "autograde.worker", *(["--wipe-tmp"] if box.on else [])]
-        self.proc = subprocess.Popen(box.command(*argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        # Its own process cap (a pids control group where the machine allows one): a fork loop stops there.
+        command, self.group = process_limit.start(box.command(*argv))
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, bufsize=0)
         self.buffer = b""
         try:
@@ -143,6 +145,7 @@ class WorkerProcess:
                     os.kill(pid, signal.SIGKILL)
         self.proc.wait()
         self.log.close()
+        process_limit.remove(self.group)
 
 
 def _descendants(root: int, include_root: bool = False) -> dict[int, tuple[int, str, bytes]]:

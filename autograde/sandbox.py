@@ -31,6 +31,8 @@ PACKAGES = ("autograde", "solutions", "explore")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
           "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
           "/etc/fonts", "/etc/localtime", "/etc/mime.types", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+TMP_BYTES = 512 * 2**20  # the worker's /tmp, which holds each job's private folder
+SHM_BYTES = 256 * 2**20  # /dev/shm (shared memory, e.g. for DataLoader workers)
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "COURSE_LANG")
 
@@ -56,12 +58,25 @@ def _package_dirs() -> list[str]:
     return found
 
 
+@functools.cache
+def _sizes_tmpfs(bwrap: str) -> bool:
+    """Does this bubblewrap take ``--size`` for a tmpfs?"""
+    try:
+        shown = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--size" in shown.stdout + shown.stderr
+
+
 def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
     """The bubblewrap command line in front of the worker's."""
     # --cap-drop ALL: run as root (a container), bubblewrap would keep every capability inside, and the
     # student's code could remount the read-only folders (the grader's own code) read-write.
+    # The two in-memory folders get a size where bubblewrap can set one (0.8 and later): what a student's
+    # code writes there is memory that the per-child memory limit (RLIMIT_AS) does not count.
+    shm, tmp = (["--size", str(SHM_BYTES)], ["--size", str(TMP_BYTES)]) if _sizes_tmpfs(bwrap) else ([], [])
     args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session", "--clearenv", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--tmpfs", "/tmp"]
+            "--proc", "/proc", "--dev", "/dev", *shm, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", *tmp, "--tmpfs", "/tmp"]
     for path in SYSTEM:
         args += ["--ro-bind-try", path, path]
     python_dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
