@@ -102,7 +102,14 @@ def nbgrader_on_path() -> None:
 
 
 def release(ws: Workspace, assignments: list[str] | None = None) -> list[Path]:
-    """Generate the student copy of the named assignments (default: all) into ``release/``."""
+    """Generate the student copy of the named assignments (default: all) into ``release/``.
+
+    The assignments after 01_network get notebook 1's ``Net`` (``given/``) in their folder. What
+    hands them to a graded class (the ``release`` command, :func:`autograde.exchange.publish`)
+    first asks :func:`autograde.given.release_gate` whether 01_network is due.
+    """
+    from autograde import given
+
     api = ws.api()
     names = assignments or list(course.assignments(ws.source))
     unknown = sorted(set(names) - set(course.assignments(ws.source)))
@@ -113,7 +120,12 @@ def release(ws: Workspace, assignments: list[str] | None = None) -> list[Path]:
         result = api.generate_assignment(name, force=True)
         if not result.get("success"):
             raise RuntimeError(f"nbgrader could not generate {name}:\n{result.get('error') or result.get('log')}")
-        written.extend(sorted(ws.path("release", name).glob("*.ipynb")))
+        folder = ws.path("release", name)
+        if given.gets_given(name, ws.source):
+            (folder / "given").mkdir(exist_ok=True)
+            for path in given.files():
+                shutil.copyfile(path, folder / "given" / path.name)
+        written.extend(sorted(folder.glob("*.ipynb")))
     return written
 
 

@@ -130,7 +130,7 @@ def graded(tmp_path_factory) -> SimpleNamespace:
     tmp = tmp_path_factory.mktemp("instructor")
     course_dir = tmp / "course"
     steps = SimpleNamespace(course_dir=course_dir)
-    steps.release = run("--course-dir", course_dir, "release", *E2E)
+    steps.release = run("--course-dir", course_dir, "release", "--before-due", *E2E)
     released = course_dir / "release"
 
     # nbgrader layout (reference) and one folder per student (blank, partial), plus clutter
@@ -291,7 +291,7 @@ def test_are_submitted_files_never_modified(graded):
 @pytest.mark.slow
 def test_does_every_assignment_give_the_reference_full_marks(tmp_path):
     course_dir = tmp_path / "course"
-    assert run("--course-dir", course_dir, "release").rc == 0
+    assert run("--course-dir", course_dir, "release", "--before-due").rc == 0
     inbox = tmp_path / "inbox"
     for assignment in course.assignments():
         target = inbox / "reference" / assignment / f"{assignment}.ipynb"
