@@ -97,14 +97,6 @@ def runtime_modules(roots: set[str], repo: Path = course.REPO) -> set[str]:
     return seen
 
 
-def released_notebooks(dest: Path, edition: str = "en") -> list[Path]:
-    """The student copy of ``edition`` written into ``dest`` (a notebook already there is kept)."""
-    from autograde.workspace import student_copy
-
-    written, kept = student_copy(dest, editions.EDITIONS[edition])
-    return written + kept
-
-
 def write_runtime(target: Path, modules: set[str], repo: Path = course.REPO) -> list[Path]:
     """Write ``modules`` and a ``pyproject.toml`` that installs them into ``target`` (emptied first)."""
     if target.exists():
@@ -134,16 +126,18 @@ def write_runtime(target: Path, modules: set[str], repo: Path = course.REPO) -> 
 
 def build(dest: Path, edition: str = "en", graded: bool = False) -> tuple[list[Path], list[Path]]:
     """Write the student environment into ``dest``; return (notebooks, runtime files)."""
-    import tempfile
+    from autograde.workspace import release, scratch_workspace, student_copy
 
-    dest = Path(dest)
-    notebooks = [] if graded else released_notebooks(dest, edition)
-    with tempfile.TemporaryDirectory(prefix="student-env-") as tmp:
-        # A fresh release, not the notebooks in dest (a learner's own may import anything); the
+    source = editions.EDITIONS[edition]
+    with scratch_workspace(source) as ws:
+        released = release(ws)
+        # The fresh release, not the notebooks in dest (a learner's own may import anything); the
         # editions' code cells are identical (tests/test_editions.py), so one edition's imports are all's.
-        roots = notebook_imports(released_notebooks(Path(tmp), edition)) | set(LAB)
+        roots = notebook_imports(released) | set(LAB)
+        written, kept = ([], []) if graded else student_copy(Path(dest), source, released)
+    notebooks = written + kept
     modules = runtime_modules(roots)
     if graded:
         modules = {m for m in modules if m.split(".")[0] != "given"}
-    runtime = write_runtime(dest / RUNTIME, modules)
+    runtime = write_runtime(Path(dest) / RUNTIME, modules)
     return sorted(notebooks), runtime

@@ -48,11 +48,24 @@ def hidden_sources() -> dict[str, str]:
             for node in ast.parse(text).body if isinstance(node, ast.FunctionDef) and len(node.body) > 1}
 
 
-def leaks(text: str, skip: tuple[str, ...] = ()) -> list[str]:
-    """The secrets ``text`` holds (their names)."""
+def hidden_lines() -> set[str]:
+    """The hidden tests' own lines (30 characters or more, not comments), less those a notebook shows anyway.
+
+    A traceback through the hidden tests would show a few of them; a whole function is not needed.
+    """
+    text = (REPO / "autograde" / "hidden.py").read_text(encoding="utf-8")
+    lines = {squash(line) for line in text.splitlines() if len(line.strip()) >= 30 and not line.strip().startswith("#")}
+    shown = squash("\n".join(t for p in sorted(REPO.glob("notebooks/*/*.ipynb")) for t in cell_texts(p.read_text())))
+    return {line for line in lines if line not in shown}
+
+
+def leaks(text: str, skip: tuple[str, ...] = (), lines: bool = False) -> list[str]:
+    """The secrets ``text`` holds (their names); ``lines``: any single line of the hidden tests counts."""
     flat = squash(text)
     found = [name for name, block in solution_blocks(skip).items() if block in flat]
     found += [f"autograde.hidden.{name}" for name, body in hidden_sources().items() if body in flat]
+    if lines:
+        found += [f"autograde.hidden: {line}" for line in sorted(hidden_lines()) if line in flat]
     return found
 
 

@@ -27,6 +27,7 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
+from secrets_scan import leaks
 
 from autograde import collect, course
 from autograde.cli import main
@@ -269,6 +270,20 @@ def test_does_the_feedback_keep_the_hidden_tests_secret(graded):
         assert "hidden.check" not in text, name
         assert "BEGIN HIDDEN TESTS" not in text, name
         assert "from autograde import hidden" not in text, name
+
+
+@pytest.mark.slow
+def test_does_the_feedback_hold_no_hidden_test_source_and_no_reference_code_but_the_learners_own(graded):
+    """Feedback goes back to students: not one line of autograde/hidden.py, and no reference code but
+    what that learner handed in for that notebook (the test students hand in the references)."""
+    assert graded.feedback_html
+    for name, text in graded.feedback_html.items():
+        student, assignment = name.split("/")[:2]
+        own = () if student == "blank" else tuple(
+            f"{course.assignments()[assignment][0].reference}.{e.name}" for e in course.assignments()[assignment][0].exercises)
+        assert leaks(text, skip=own, lines=True) == [], name
+    # The scan finds what is there: the reference student's 01_network feedback holds their (reference) Net.
+    assert "solutions.network.Net#0" in leaks(graded.feedback_html["reference/01_network/01_network.html"])
 
 
 @pytest.mark.slow
