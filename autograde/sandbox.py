@@ -2,7 +2,9 @@
 
 In the sandbox a worker (and so every student's code) sees only what it needs to run Python:
 the system's ``/usr`` and libraries, the Python installation and the course's packages
-(``autograde``, ``solutions``, ``explore``), all read-only, and an empty ``/tmp``. The course
+(``autograde``, ``solutions``, ``explore``), all read-only, and an empty ``/tmp``. ``given``
+(notebook 1's ``Net``) is there only for the assignments after 01_network (:func:`for_job`), so
+no one grading 01_network can import it. The course
 folder (other students' submissions, the gradebook, the source notebooks with their hidden
 tests) is not there at all, there is no network (a new network namespace with nothing in it),
 and processes see only their own process tree. The environment is cleared down to what Python
@@ -28,6 +30,7 @@ from pathlib import Path
 
 MODES = ("auto", "on", "off")
 PACKAGES = ("autograde", "solutions", "explore")
+GIVEN = ("given",)  # mounted only for the assignments after 01_network (autograde/given.py)
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
           "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
           "/etc/fonts", "/etc/localtime", "/etc/mime.types", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
@@ -49,9 +52,9 @@ class Sandbox:
         return [*self.prefix, *argv]
 
 
-def _package_dirs() -> list[str]:
+def _package_dirs(names: tuple[str, ...] = PACKAGES) -> list[str]:
     found = []
-    for name in PACKAGES:
+    for name in names:
         spec = importlib.util.find_spec(name)
         if spec and spec.submodule_search_locations:
             found.extend(str(Path(p).resolve()) for p in spec.submodule_search_locations)
@@ -87,6 +90,23 @@ def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
             args += ["--setenv", name, os.environ[name]]
     args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", "/tmp", "--"]
     return tuple(args)
+
+
+@functools.cache
+def with_given(box: Sandbox) -> Sandbox:
+    """``box`` with the ``given`` package mounted too, read-only (a box that does not isolate already sees it)."""
+    if not box.on:
+        return box
+    binds = [arg for path in _package_dirs(GIVEN) for arg in ("--ro-bind", path, path)]
+    return Sandbox((*box.prefix[:-1], *binds, "--"), True, box.note)
+
+
+def for_job(box: Sandbox, job_id: str) -> Sandbox:
+    """The sandbox for the job ``<student>/<assignment>/<notebook>``: with ``given`` only after 01_network."""
+    from autograde import given
+
+    parts = job_id.split("/")
+    return with_given(box) if len(parts) >= 3 and given.gets_given(parts[-2]) else box
 
 
 @functools.cache
