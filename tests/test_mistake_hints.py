@@ -307,3 +307,16 @@ def test_does_the_per_layer_count_work_with_modules_that_have_no_weights(style, 
     printed = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in printed[:-1]] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
     assert printed[-1] == "10 tensors, 81,194 learnable values"
+
+
+# -- the class report counts a raised error by the hint it was shown ------------------------------
+@pytest.mark.parametrize("lang", LANGS)
+def test_does_the_class_report_read_a_raised_error_and_its_own_hint(lang, monkeypatch):
+    from autograde import mistakes
+
+    text = message("sgd_step", entry("sgd_step", "no torch.no_grad()").source, lang, monkeypatch)
+    output = {"output_type": "error", "ename": "CheckFailed", "evalue": text}
+    kind, what, key, shown, said = mistakes.classify("sgd_step", [output])
+    assert (kind, key, said) == ("check", "leaf_in_place", lang)
+    assert what.startswith(("calling sgd_step(params, 0.1)", "sgd_step(params, 0.1)")) and what.endswith("→ RuntimeError")
+    assert shown == text
