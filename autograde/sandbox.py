@@ -2,7 +2,10 @@
 
 In the sandbox a worker (and so every student's code) sees only what it needs to run Python:
 the system's ``/usr`` and libraries, the Python installation and the course's packages
-(``autograde``, ``solutions``, ``explore``), all read-only, and an empty ``/tmp``. The course
+(``autograde``, ``explore``), all read-only, and an empty ``/tmp``. Of the reference solutions
+only what notebooks 2-6 are given is there: ``solutions/__init__.py`` and ``solutions/network.py``
+(the seed's ``Net``), each bound read-only on its own; the other references are not, so no
+learner code can import or read them (the hidden tests are judged outside: :mod:`autograde.verdict`). The course
 folder (other students' submissions, the gradebook, the source notebooks with their hidden
 tests) is not there at all, there is no network (a new network namespace with nothing in it),
 and processes see only their own process tree. The environment is cleared down to what Python
@@ -27,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODES = ("auto", "on", "off")
-PACKAGES = ("autograde", "solutions", "explore")
+PACKAGES = ("autograde", "explore")
+GIVEN_MODULES = ("solutions", "solutions.network")  # of the references, only what later notebooks are given
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
           "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
           "/etc/fonts", "/etc/localtime", "/etc/mime.types", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
@@ -56,6 +60,16 @@ def _package_dirs() -> list[str]:
     return found
 
 
+def _given_files() -> list[str]:
+    """The files of :data:`GIVEN_MODULES` (``solutions/__init__.py``, ``solutions/network.py``)."""
+    found = []
+    for name in GIVEN_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec and spec.origin and os.path.isfile(spec.origin):
+            found.append(str(Path(spec.origin).resolve()))
+    return found
+
+
 def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
     """The bubblewrap command line in front of the worker's."""
     # --cap-drop ALL: run as root (a container), bubblewrap would keep every capability inside, and the
@@ -67,6 +81,15 @@ def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
     python_dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
     for path in sorted(python_dirs) + _package_dirs():
         args += ["--ro-bind", path, path]
+    # The given files' folder is an empty, read-only tmpfs with just those files in it: no job can add a
+    # module or a compiled file there for the next job to import.
+    given = _given_files()
+    for folder in sorted({str(Path(f).parent) for f in given}):
+        args += ["--tmpfs", folder]
+        for path in given:
+            if str(Path(path).parent) == folder:
+                args += ["--ro-bind", path, path]
+        args += ["--remount-ro", folder]
     for name in KEEP_ENV:
         if name in os.environ:
             args += ["--setenv", name, os.environ[name]]
@@ -87,7 +110,7 @@ def choose(mode: str = "auto") -> Sandbox:
         problem = "bubblewrap (bwrap) is not installed"
     else:
         prefix = bwrap_prefix(bwrap)
-        probe = subprocess.run([*prefix, sys.executable, "-c", "import autograde.worker, solutions"],
+        probe = subprocess.run([*prefix, sys.executable, "-c", "import autograde.worker, solutions.network"],
                                capture_output=True, text=True, timeout=120)
         if probe.returncode == 0:
             return Sandbox(prefix, True, "sandbox: on (bubblewrap: no network, no course folder, read-only system)")
