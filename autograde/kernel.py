@@ -21,7 +21,9 @@ Around each cell it also enforces what a kernel does not:
 
 Messages go to the worker through ``send(kind, **fields)`` (:mod:`autograde.protocol`):
 ``start`` before cell ``i``, ``cell`` with its :class:`~autograde.protocol.CellResult` after it,
-then ``done``.
+then ``done``. While a test cell that holds a hidden check runs, :data:`autograde.hidden.SINK`
+reports what its hidden tests observed as an ``observed`` message; whether they pass is decided
+by the grader, outside this process (:mod:`autograde.verdict`).
 """
 
 from __future__ import annotations
@@ -396,6 +398,9 @@ def run_cells(job: Job, skip: dict[int, str], send: Callable[..., None], shell=N
             lost[exercise] = reason
 
     shell = shell or make_shell()
+    from autograde import hidden
+
+    sink = hidden.SINK  # bound now: a learner who rebinds hidden.SINK is found by the watch
     sys.stdout, sys.stderr = Stream("stdout"), Stream("stderr")
     sys.stdin = io.StringIO("")
     fds = FdCapture()
@@ -423,7 +428,11 @@ def run_cells(job: Job, skip: dict[int, str], send: Callable[..., None], shell=N
         if index in skip and exercise:
             saved = shell.user_ns.get(exercise, _MISSING)
             shell.user_ns[exercise] = _dead(skip[index])
+        sink.clear()
+        if cell.test and cell.hidden:
+            sink.append(_reporter(send, index, job.id))
         failure = _execute(shell, cell.source, job.cell_timeout, job.cell_wall_timeout)
+        sink.clear()
         if saved is not _MISSING:
             shell.user_ns[exercise] = saved
         elif index in skip and exercise:
@@ -481,6 +490,15 @@ def _execute(shell, source: str, cpu_seconds: float, wall_seconds: float) -> Bas
     finally:
         _setitimer(signal.ITIMER_PROF, 0)
         _setitimer(signal.ITIMER_REAL, 0)
+
+
+def _reporter(send: Callable[..., None], index: int, job_id: str) -> Callable[[str, list], None]:
+    """What :func:`autograde.hidden.check` hands its observations to in cell ``index``."""
+
+    def report(exercise: str, items: list) -> None:
+        send("observed", cell=index, job=job_id, exercise=exercise, items=items)
+
+    return report
 
 
 class GradingError(Exception):

@@ -79,6 +79,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "grading_why_hidden": {"en": "it ended in an error that showed no traceback",
                            "ko": "오류로 끝났지만 traceback이 보이지 않았습니다"},
     "grading_why_not_run": {"en": "it did not run", "ko": "실행되지 않았습니다"},
+    "grading_why_no_observations": {"en": "its hidden tests reported no observations",
+                                    "ko": "숨은 테스트가 관찰 결과를 보고하지 않았습니다"},
+    "hidden_error": {
+        "en": "✗ {exercise}: the hidden tests could not go on: {error}",
+        "ko": "✗ {exercise}: 숨은 테스트를 계속할 수 없었습니다: {error}",
+    },
+    "hidden_unreadable": {
+        "en": "✗ {exercise}: the hidden tests' observations do not match the tests themselves ({why}); "
+              "this exercise scores 0",
+        "ko": "✗ {exercise}: 숨은 테스트의 관찰 결과가 테스트와 맞지 않습니다({why}). 이 연습 문제는 0점입니다",
+    },
     "grading_no_evidence": {
         "en": "This test scores 0: the grader has no evidence that it ran to the end without an error ({why}).",
         "ko": "이 테스트는 0점입니다: 오류 없이 끝까지 실행되었다는 근거가 없습니다({why}).",

@@ -76,7 +76,11 @@ def build_job(prepared: Prepared, settings: Settings) -> protocol.Job:
         if cell.cell_type != "code":
             continue
         meta = course.nbgrader_meta(cell)
-        entry = {"source": cell.source, "exercise": None, "test": bool(meta.get("grade")), "learner": not meta.get("locked")}
+        test = bool(meta.get("grade"))
+        # Which test cells hold a hidden check comes from the source notebook: nbgrader has just restored
+        # every test cell from the gradebook, whatever the submission held.
+        entry = {"source": cell.source, "exercise": None, "test": test, "learner": not meta.get("locked"),
+                 "hidden": protocol.hidden_exercise(cell.source) if test else None}
         if meta.get("locked"):
             locked_sources.append(cell.source)
         cells.append(entry)

@@ -11,14 +11,18 @@ result. Defaults live here and nowhere else.
 
 A test cell counts as passed only on positive evidence: the child reports the cell's ``status``
 from IPython's own execution result (``ok`` when it ran to the end without an error), not from
-what the cell printed.
+what the cell printed. A test cell that holds a hidden check (:attr:`CellJob.hidden`, read from
+the grader's source notebook by :func:`hidden_exercise`) also reports the observations of its
+hidden tests (:class:`Observations`, plain data of checked types and sizes); the grader judges
+them outside the child (:mod:`autograde.verdict`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 
 MAX_SOURCE = 2**20  # characters of one cell's code
 MAX_CELLS = 2000  # code cells of one notebook
@@ -28,6 +32,11 @@ MAX_TEXT = 4000  # characters of an event's detail or an error
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
 STATUSES = ("ok", "error", "not_run")  # how a cell ended: only "ok" is evidence that it ran to the end
 EVENT_KINDS = ("crash", "timeout", "hung", "time_limit", "memory", "processes", "tamper", "protocol")
+OBSERVATION_KINDS = ("equal", "close", "check", "raises", "raised", "error")
+VALUE_TAGS = ("none", "bool", "int", "float", "str", "tuple", "list", "size", "dict", "dtype", "device", "tensor", "object")
+MAX_OBSERVATIONS = 5000  # observations of one exercise's hidden tests
+MAX_NUMBERS = 2**21  # numbers (tensor values, items) in one exercise's observations
+MAX_DEPTH = 10  # nesting of one observed value
 DEADLINE_MARGIN = 20.0  # seconds the pool waits beyond the notebook's wall-clock cap for a worker's answer
 
 
@@ -90,10 +99,13 @@ class CellJob:
     exercise: str | None = None  # the exercise whose test cell follows (None after the last test)
     test: bool = False  # a graded test cell
     learner: bool = True  # written by the learner (not locked)
+    hidden: str | None = None  # the exercise whose hidden check this test cell holds (from the source notebook)
 
     def __post_init__(self) -> None:
         _text(self.source, "a cell's source", MAX_SOURCE)
         _optional_text(self.exercise, "a cell's exercise")
+        _optional_text(self.hidden, "a cell's hidden check")
+        _check(self.hidden is None or self.test, "only a test cell holds a hidden check")
         _check(isinstance(self.test, bool) and isinstance(self.learner, bool), "a cell's test/learner must be true or false")
 
 
@@ -189,13 +201,151 @@ def output(data: object) -> dict:
     return data
 
 
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+HIDDEN_CALL = re.compile(r"\bhidden\.check\(\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]")
+
+
+def hidden_exercise(source: str) -> str | None:
+    """The exercise whose hidden check a test cell's source holds (between the HIDDEN TESTS marks), if any."""
+    for block in HIDDEN_BLOCK.findall(source):
+        found = HIDDEN_CALL.search(block)
+        if found:
+            return found.group(1)
+    return None
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = MAX_NUMBERS
+
+    def take(self, n: int) -> None:
+        self.left -= n
+        _check(self.left >= 0, f"the observations hold more than {MAX_NUMBERS} values")
+
+
+def _plain_number(value: object, what: str) -> None:
+    _check((isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+           or value in ("nan", "inf", "-inf"), f"{what} must be a number")
+
+
+def _value(data: object, budget: _Budget, depth: int = 0) -> None:
+    """An observed value, as :func:`autograde.hidden.encode` writes it: checked tag by tag."""
+    _check(depth <= MAX_DEPTH, "an observed value is nested too deep")
+    data = _object(data, "an observed value")
+    tag = data.get("t")
+    _check(tag in VALUE_TAGS, f"unknown kind of value {tag!r}")
+    budget.take(1)
+    value = data.get("v")
+    if tag == "tensor":
+        _check(set(data) == {"t", "dtype", "shape", "values"}, "a malformed tensor")
+        _text(data["dtype"], "a dtype", 40)
+        shape = data["shape"]
+        _check(isinstance(shape, list) and len(shape) <= 16 and all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**40 for s in shape), "a malformed shape")
+        values = data["values"]
+        if values is not None:
+            _check(isinstance(values, list) and len(values) == math.prod(shape), "a tensor's values do not fill its shape")
+            budget.take(len(values))
+            for v in values:
+                _check(isinstance(v, bool) or (isinstance(v, int) and abs(v) < 2**63) or isinstance(v, float)
+                       or v in ("nan", "inf", "-inf"), "a tensor value must be a number")
+                if isinstance(v, float):
+                    _check(math.isfinite(v), "a tensor value must be finite or written as text")
+        return
+    _check(set(data) <= {"t", "v"}, "an observed value has unknown fields")
+    if tag == "none":
+        return
+    if tag == "bool":
+        _check(isinstance(value, bool), "a malformed bool")
+    elif tag == "int":
+        _check(isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63, "a malformed int")
+    elif tag == "float":
+        _plain_number(value, "a float")
+    elif tag in ("str", "dtype", "device", "object"):
+        _text(value, f"a {tag}", MAX_TEXT)
+    elif tag == "dict":
+        _check(isinstance(value, list), "a malformed dict")
+        for pair in value:
+            _check(isinstance(pair, list) and len(pair) == 2, "a malformed dict entry")
+            _value(pair[0], budget, depth + 1)
+            _value(pair[1], budget, depth + 1)
+    else:
+        _check(isinstance(value, list), f"a malformed {tag}")
+        for item in value:
+            _value(item, budget, depth + 1)
+
+
+OBSERVATION_FIELDS = {
+    "equal": {"value"}, "close": {"value", "rtol", "atol", "hints"},
+    "check": {"ok", "expected", "got", "expected_key"}, "raises": {"ok", "expected", "got", "not_implemented"},
+    "raised": {"message"}, "error": {"message"},
+}
+
+
+def observation(data: object, budget: _Budget) -> dict:
+    """One observation, checked: its kind, its label and hint, and the fields of its kind."""
+    data = _object(data, "an observation")
+    kind = data.get("kind")
+    _check(kind in OBSERVATION_KINDS, f"unknown kind of observation {kind!r}")
+    allowed = {"kind", "what", "hint"} | OBSERVATION_FIELDS[kind]
+    _check(set(data) <= allowed, f"an observation has unknown fields: {sorted(set(data) - allowed)}")
+    _text(data.get("what"), "an observation's label", 1000)
+    _optional_text(data.get("hint"), "an observation's hint")
+    if kind in ("equal", "close"):
+        _value(data.get("value"), budget)
+    if kind == "close":
+        _number(data.get("rtol"), "rtol")
+        _number(data.get("atol"), "atol")
+        hints = data.get("hints", [])
+        _check(isinstance(hints, list) and len(hints) <= 10, "hints must be a short list")
+        for hint in hints:
+            _text(hint, "a hint", 100)
+    if kind in ("check", "raises"):
+        _check(isinstance(data.get("ok"), bool), "ok must be true or false")
+        _optional_text(data.get("expected"), "what was expected")
+        _text(data.get("got"), "what came back", MAX_TEXT)
+        _optional_text(data.get("expected_key"), "a message key")
+        _check(isinstance(data.get("not_implemented", False), bool), "not_implemented must be true or false")
+    if kind in ("raised", "error"):
+        _text(data.get("message"), "a message", 2 * MAX_TEXT)
+    return data
+
+
+@dataclass(frozen=True)
+class Observations:
+    """What the hidden tests of one exercise observed of the learner's code, in one test cell."""
+
+    exercise: str
+    items: tuple[dict, ...]
+
+    def __post_init__(self) -> None:
+        _text(self.exercise, "the observed exercise", 200)
+        _check(isinstance(self.items, tuple), "observations must be a tuple")
+        _check(len(self.items) <= MAX_OBSERVATIONS, f"more than {MAX_OBSERVATIONS} observations")
+        budget = _Budget()
+        for item in self.items:
+            observation(item, budget)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Observations:
+        data = _object(data, "observations")
+        _check(set(data) == {"exercise", "items"}, "observations have missing or unknown fields")
+        items = data["items"]
+        _check(isinstance(items, list), "observations' items must be a list")
+        return cls(data["exercise"], tuple(items))
+
+
 @dataclass(frozen=True)
 class CellResult:
-    """What one code cell gave: its outputs, its execution count, and how it ended (:data:`STATUSES`)."""
+    """What one code cell gave: its outputs, its execution count, and how it ended (:data:`STATUSES`).
+
+    ``observed``: what its hidden tests observed (a test cell that holds a hidden check only).
+    """
 
     outputs: tuple[dict, ...] = ()
     execution_count: int | None = None
     status: str = "not_run"
+    observed: Observations | None = None
 
     def __post_init__(self) -> None:
         _check(isinstance(self.outputs, tuple), "outputs must be a tuple")
@@ -204,6 +354,7 @@ class CellResult:
         _check(self.execution_count is None or (isinstance(self.execution_count, int)
                                                 and not isinstance(self.execution_count, bool)), "a bad execution count")
         _check(self.status in STATUSES, f"unknown cell status {self.status!r}")
+        _check(self.observed is None or isinstance(self.observed, Observations), "observed must be Observations")
 
     @property
     def passed(self) -> bool:
@@ -213,10 +364,12 @@ class CellResult:
     @classmethod
     def from_dict(cls, data: object) -> CellResult:
         data = _object(data, "a cell result")
-        _check(set(data) <= {"outputs", "execution_count", "status"}, "a cell result has unknown fields")
+        _check(set(data) <= {"outputs", "execution_count", "status", "observed"}, "a cell result has unknown fields")
         outputs = data.get("outputs", [])
         _check(isinstance(outputs, list), "outputs must be a list")
-        return cls(tuple(outputs), data.get("execution_count"), data.get("status", "not_run"))
+        observed = data.get("observed")
+        return cls(tuple(outputs), data.get("execution_count"), data.get("status", "not_run"),
+                   None if observed is None else Observations.from_dict(observed))
 
 
 @dataclass(frozen=True)
@@ -271,23 +424,34 @@ class Answer:
 # -- child -> worker, one per line ------------------------------------------------------------
 @dataclass(frozen=True)
 class ChildMessage:
-    """A line from the child: ``start`` (cell ``cell`` begins), ``cell`` (its result), ``done`` or ``broken``."""
+    """A line from the child: ``start`` (cell ``cell`` begins), ``observed`` (what the hidden tests of
+    the running test cell observed), ``cell`` (its result), ``done`` or ``broken``."""
 
     kind: str
     cell: int | None = None
     result: CellResult | None = None
     events: tuple[Event, ...] = ()
     detail: str = ""
+    observed: Observations | None = None
 
-    KINDS = ("start", "cell", "done", "broken")
+    KINDS = ("start", "observed", "cell", "done", "broken")
 
     @classmethod
-    def parse(cls, line: bytes, token: str, cells: int) -> ChildMessage:
-        """The message in ``line``, checked: the run's ``token``, a known kind, a cell index below ``cells``."""
+    def parse(cls, line: bytes, token: str, cells: int, job: str | None = None) -> ChildMessage:
+        """The message in ``line``, checked: the run's ``token``, a known kind, a cell index below ``cells``;
+        observations also name the job (``job``, when given) and hold only checked plain data."""
         data = loads(line, "a message from the child")
         _check(data.get("token") == token, "a message from the child carries the wrong token")
         kind = data.get("kind")
         _check(kind in cls.KINDS, f"unknown message kind {kind!r}")
+        if kind == "observed":
+            _check(set(data) == {"token", "kind", "cell", "job", "exercise", "items"},
+                   "observations have missing or unknown fields")
+            _check(job is None or data.get("job") == job, "observations for another job")
+            items = data.get("items")
+            _check(isinstance(items, list), "observations' items must be a list")
+            return cls(kind, _index(data.get("cell"), "cell", cells),
+                       observed=Observations(data.get("exercise"), tuple(items)))
         if kind == "start":
             return cls(kind, _index(data.get("cell"), "cell", cells))
         if kind == "cell":
@@ -305,25 +469,51 @@ def child_line(token: str, kind: str, **fields: object) -> dict:
     return {"token": token, "kind": kind, **fields}
 
 
+class MissingObservations(ProtocolError):
+    """A test cell that holds a hidden check ran to the end without reporting what its hidden tests observed."""
+
+
 @dataclass
 class Expect:
-    """The order the worker accepts a child's messages in: start 0, cell 0, start 1, cell 1, ..., done."""
+    """The order the worker accepts a child's messages in: start 0, cell 0, start 1, cell 1, ..., done.
+
+    ``hidden`` (one entry per cell, from the job) names the exercise whose hidden check a test
+    cell holds: that cell may report one ``observed`` message for that exercise, before its
+    result, and must have done so if it ran to the end (status ``ok``).
+    """
 
     cells: int
+    hidden: tuple[str | None, ...] = ()
     next: int = 0  # the next cell to start
     current: int | None = None  # the cell that started and has not reported
     results: dict[int, CellResult] = field(default_factory=dict)
+    observed: Observations | None = None  # what the running cell's hidden tests reported
     done: bool = False
+
+    def _hidden(self, cell: int | None) -> str | None:
+        return self.hidden[cell] if cell is not None and cell < len(self.hidden) else None
 
     def accept(self, message: ChildMessage) -> None:
         _check(not self.done, "a message after done")
         if message.kind == "start":
             _check(self.current is None and message.cell == self.next, f"start of cell {message.cell} out of order")
-            self.current, self.next = message.cell, self.next + 1
+            self.current, self.next, self.observed = message.cell, self.next + 1, None
+        elif message.kind == "observed":
+            _check(message.cell == self.current, f"observations of cell {message.cell} out of order")
+            expected = self._hidden(message.cell)
+            _check(expected is not None, f"observations from cell {message.cell}, which holds no hidden check")
+            _check(message.observed.exercise == expected,
+                   f"observations of {message.observed.exercise!r} from the hidden check of {expected!r}")
+            _check(self.observed is None, f"observations of cell {message.cell} reported twice")
+            self.observed = message.observed
         elif message.kind == "cell":
             _check(message.cell == self.current, f"result of cell {message.cell} out of order")
-            self.results[message.cell] = message.result
-            self.current = None
+            result = message.result
+            if self._hidden(message.cell) is not None and result.status == "ok" and self.observed is None:
+                raise MissingObservations(f"test cell {message.cell} ran to the end without reporting "
+                                          "what its hidden tests observed")
+            self.results[message.cell] = replace(result, observed=self.observed)
+            self.current, self.observed = None, None
         elif message.kind == "done":
             _check(self.current is None and self.next == self.cells, "done before every cell reported")
             self.done = True

@@ -2,9 +2,12 @@
 
 In the sandbox a worker (and so every student's code) sees only what it needs to run Python:
 the system's ``/usr`` and libraries, the Python installation and the course's packages
-(``autograde``, ``solutions``, ``explore``), all read-only, and an empty ``/tmp``. ``given``
-(notebook 1's ``Net``) is there only for the assignments after 01_network (:func:`for_job`), so
-no one grading 01_network can import it. The course
+(``autograde``, ``explore``), all read-only, and an empty ``/tmp``. The reference solutions
+(``solutions/``) are not there: the hidden tests are judged outside (:mod:`autograde.verdict`).
+``given`` (notebook 1's ``Net``) is there only for the assignments after 01_network
+(:func:`for_job`), so no one grading 01_network can import it. Everything but ``/tmp`` and
+``/dev/shm`` is read-only, the sandbox's own root included, so no job can leave a module or a
+compiled file anywhere for the next job of the same worker to import. The course
 folder (other students' submissions, the gradebook, the source notebooks with their hidden
 tests) is not there at all, there is no network (a new network namespace with nothing in it),
 and processes see only their own process tree. The environment is cleared down to what Python
@@ -29,13 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODES = ("auto", "on", "off")
-PACKAGES = ("autograde", "solutions", "explore")
+PACKAGES = ("autograde", "explore")
 GIVEN = ("given",)  # mounted only for the assignments after 01_network (autograde/given.py)
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
           "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
           "/etc/fonts", "/etc/localtime", "/etc/mime.types", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
 TMP_BYTES = 512 * 2**20  # the worker's /tmp, which holds each job's private folder
 SHM_BYTES = 256 * 2**20  # /dev/shm (shared memory, e.g. for DataLoader workers)
+ROOT_READ_ONLY = ("--remount-ro", "/")  # the sandbox's own root (where bubblewrap makes mount points)
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "COURSE_LANG")
 
@@ -88,7 +92,7 @@ def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
     for name in KEEP_ENV:
         if name in os.environ:
             args += ["--setenv", name, os.environ[name]]
-    args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", "/tmp", "--"]
+    args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", "/tmp", *ROOT_READ_ONLY, "--"]
     return tuple(args)
 
 
@@ -98,7 +102,9 @@ def with_given(box: Sandbox) -> Sandbox:
     if not box.on:
         return box
     binds = [arg for path in _package_dirs(GIVEN) for arg in ("--ro-bind", path, path)]
-    return Sandbox((*box.prefix[:-1], *binds, "--"), True, box.note)
+    end = (*ROOT_READ_ONLY, "--")  # the root goes read-only last, after every mount point is made
+    assert box.prefix[-len(end):] == end, box.prefix
+    return Sandbox((*box.prefix[:-len(end)], *binds, *end), True, box.note)
 
 
 def for_job(box: Sandbox, job_id: str) -> Sandbox:
@@ -122,7 +128,7 @@ def choose(mode: str = "auto") -> Sandbox:
         problem = "bubblewrap (bwrap) is not installed"
     else:
         prefix = bwrap_prefix(bwrap)
-        probe = subprocess.run([*prefix, sys.executable, "-c", "import autograde.worker, solutions"],
+        probe = subprocess.run([*prefix, sys.executable, "-c", "import autograde.worker"],
                                capture_output=True, text=True, timeout=120)
         if probe.returncode == 0:
             return Sandbox(prefix, True, "sandbox: on (bubblewrap: no network, no course folder, read-only system)")

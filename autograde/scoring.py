@@ -8,6 +8,10 @@ executed copy goes to ``autograded/``:
   whole notebook zero (fail closed);
 - a test cell passes only on positive evidence (:func:`require_evidence`): its status says it ran
   to the end without an error, whatever it printed or hid;
+- a test cell that holds a hidden check (which ones, and for which exercise, comes from the source
+  notebook, not from the child) passes only if, besides, the observations its hidden tests
+  reported match the reference's (:func:`judge_hidden`, the one place that decides it, through
+  :func:`autograde.verdict.verdict`); missing, malformed or mismatching observations score zero;
 - tampering scores the exercise zero (:func:`zero_flagged`, the one place that decides it), from
   what reading the code found and what the run-time watch reported.
 """
@@ -94,6 +98,46 @@ def require_evidence(prepared: Prepared, answer: protocol.Answer) -> None:
                               f"its test cell gave no evidence that it passed ({messages.text('en', key)})")
 
 
+def _shown_error(text: str, name: str = "CheckFailed"):
+    from nbformat.v4 import new_output
+
+    return new_output("error", ename=name, evalue=text, traceback=text.splitlines())
+
+
+def judge_hidden(prepared: Prepared, answer: protocol.Answer) -> None:
+    """A test cell that holds a hidden check passes only if the trusted comparison says so.
+
+    For each such cell that ran to the end, the observations the child reported are compared with
+    the reference's (:func:`autograde.verdict.verdict`); the cell then shows the verdict as the
+    hidden check would have: the success line, or the first mismatch as an error (nbgrader scores
+    the cell zero). No observations, or observations of another exercise, score zero and the
+    report says why (unless the exercise is already flagged for tampering, which says why).
+    """
+    from autograde import verdict
+
+    lang, name = prepared.lang, prepared.notebook.name
+    for index, job_cell, result in zip(prepared.code_cells, prepared.job.cells, answer.cells, strict=True):
+        exercise = job_cell.hidden
+        cell = prepared.nb.cells[index]
+        if not exercise or not result.passed or any(o.get("output_type") == "error" for o in cell.outputs):
+            continue  # scores zero already
+        observed = result.observed
+        if observed is None or observed.exercise != exercise:
+            why = messages.text(lang, "grading_why_no_observations")
+            cell.outputs.append(_error_output(messages.text(lang, "grading_no_evidence", why=why)))
+            if exercise not in prepared.tampered:
+                prepared.notes.append(f"{name}: {exercise} scored 0: its test cell gave no evidence that it passed "
+                                      f"({messages.text('en', 'grading_why_no_observations')})")
+            continue
+        passed, message = verdict.verdict(exercise, observed.items, lang)
+        if passed:
+            from nbformat.v4 import new_output
+
+            cell.outputs.append(new_output("stream", name="stdout", text=message + "\n"))
+        else:
+            cell.outputs.append(_shown_error(message))
+
+
 def score(ws: Workspace, prepared: Prepared, answer: protocol.Answer) -> None:
     """Put the outputs into the notebook, let nbgrader score it, write the autograded copy.
 
@@ -117,6 +161,7 @@ def score(ws: Workspace, prepared: Prepared, answer: protocol.Answer) -> None:
         nb.cells[index].execution_count = result.execution_count
     describe_events(prepared, answer)
     require_evidence(prepared, answer)
+    judge_hidden(prepared, answer)
     zero_flagged(prepared)
     config = ws.config()
     resources = resources_for(ws, prepared.student, prepared.assignment, prepared.notebook.name)

@@ -84,7 +84,10 @@ def _job(cells: list[dict], lang: str):
 
 
 def _entry(source: str, exercise: str | None, test: bool, learner: bool) -> dict:
-    return {"source": source, "exercise": exercise, "test": test, "learner": learner}
+    from autograde import protocol
+
+    return {"source": source, "exercise": exercise, "test": test, "learner": learner,
+            "hidden": protocol.hidden_exercise(source) if test else None}
 
 
 def _failed(outputs: list[dict]) -> bool:
@@ -135,22 +138,37 @@ def _run(shell, cells: list[dict], lang: str) -> list[list[dict]]:
     """Run cells in ``shell`` (in this process) with the engine's kernel; return each cell's outputs."""
     import sys
 
-    from autograde import kernel
+    from autograde import kernel, protocol, verdict
 
     outputs: list[list[dict]] = [[] for _ in cells]
+    observed: dict[int, protocol.Observations] = {}
+    job = _job(cells, lang)
 
     def send(kind: str, **fields) -> None:
+        if kind == "observed":
+            observed[fields["cell"]] = protocol.Observations(fields["exercise"], tuple(fields["items"]))
         if kind == "cell":
-            result = fields["result"]
+            result, index = fields["result"], fields["cell"]
             shown = [dict(o) for o in result.outputs]
             if not result.passed and not _failed(shown):  # as grading does: no evidence of a pass is a failure
                 shown.append({"output_type": "error", "ename": "GradingError", "evalue": f"cell {result.status}",
                               "traceback": []})
-            outputs[fields["cell"]] = shown
+            exercise = job.cells[index].hidden
+            if exercise and not _failed(shown):  # as grading does: the hidden tests' observations are judged here
+                got = observed.get(index)
+                if got is None or got.exercise != exercise:
+                    shown.append({"output_type": "error", "ename": "GradingError", "evalue": "no observations",
+                                  "traceback": []})
+                else:
+                    passed, message = verdict.verdict(exercise, got.items, lang)
+                    shown.append({"output_type": "stream", "name": "stdout", "text": message + "\n"} if passed else
+                                 {"output_type": "error", "ename": "CheckFailed", "evalue": message,
+                                  "traceback": message.splitlines()})
+            outputs[index] = shown
 
     saved = sys.stdout, sys.stderr, sys.stdin
     try:
-        kernel.run_cells(_job(cells, lang), {}, send, shell=shell)
+        kernel.run_cells(job, {}, send, shell=shell)
     finally:
         sys.stdout, sys.stderr, sys.stdin = saved
     return outputs
@@ -171,6 +189,15 @@ def _sandboxed(lang: str, cap_memory: bool = True) -> None:
     with open("/proc/self/status") as status:
         vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
     resource.setrlimit(resource.RLIMIT_AS, (vm + MEMORY_LIMIT, vm + MEMORY_LIMIT))
+
+
+def _warm_references(requests: list[Score | Try]) -> None:
+    """The reference's observations of every exercise asked about, computed once before the children fork."""
+    from autograde import verdict
+
+    for request in requests:
+        for exercise in request.notebook.exercises:
+            verdict.reference(exercise.name)
 
 
 def _warm_shell():
@@ -209,6 +236,7 @@ def run(requests: list[Score | Try]) -> list:
 
     def warm_then_all() -> list:
         shell = _warm_shell()
+        _warm_references(requests)
         answers = []
         for request in requests:
             if isinstance(request, Score):

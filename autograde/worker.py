@@ -14,8 +14,9 @@ The worker is started with ``python -P`` (neither its working folder nor ``/tmp`
   folder (removed afterwards), memory limit (``RLIMIT_AS``) and processor-time limit
   (``RLIMIT_CPU``, the hard stop); the child runs the cells (:func:`autograde.kernel.run_cells`);
 - reads the child's messages under the protocol (:class:`autograde.protocol.ChildMessage`: the
-  run's token, cell indexes in order, sizes); a message that breaks it counts as a crash of the
-  cell that was running;
+  run's token, cell indexes in order, sizes, and the observations of each hidden check, which a
+  test cell that ran to the end must have reported); a message that breaks it counts as a crash
+  of the cell that was running (for missing observations: of the learner cell that ran last);
 - measures the child's processor time from outside and kills it when a cell goes past its limit
   (processor time, or the generous wall-clock backstop) by more than a grace period, or the
   notebook past its own;
@@ -99,11 +100,8 @@ def preload() -> None:
     import autograde.checks  # noqa: F401
     import autograde.hidden  # noqa: F401
 
-    for optional in ("explore", "explore.widgets"):
-        try:
-            __import__(optional)
-        except ImportError:
-            pass
+    # Never the reference solutions (``solutions/`` is not in the sandbox); the hidden tests' fixture network
+    # comes from ``given/``, which is there only for the assignments after 01_network.
 
 
 def _vm_size() -> int:
@@ -264,7 +262,8 @@ class Run:
         os.close(write_fd)
         self.read_fd = read_fd
         self.buffer = b""
-        self.expect = protocol.Expect(len(job.cells))
+        self.job = job
+        self.expect = protocol.Expect(len(job.cells), tuple(c.hidden for c in job.cells))
         self.events: list[Event] = []
         self.broken: str | None = None  # the grading kernel itself failed, or broke the protocol, because of the cell's code
         self.violated = False
@@ -297,7 +296,7 @@ class Run:
             if len(self.buffer) > protocol.MAX_MESSAGE:
                 raise protocol.ProtocolError(f"a message from the child is larger than {protocol.MAX_MESSAGE} bytes")
             for line in lines:
-                message = protocol.ChildMessage.parse(line, self.token, self.expect.cells)
+                message = protocol.ChildMessage.parse(line, self.token, self.expect.cells, self.job.id)
                 if message.kind == "broken":
                     self.broken = message.detail[:200]
                     continue
@@ -311,6 +310,10 @@ class Run:
             self.violated = True
             # blamed on the cell that was running (or had just run) when the bad message came
             current = self.expect.current if self.expect.current is not None else self.expect.next - 1
+            if isinstance(error, protocol.MissingObservations):
+                # Only learner code stops a hidden check from reporting (or forges the cells that follow it):
+                # the learner cell that ran last before this test cell is the one not to run again.
+                current = next((i for i in range(current, -1, -1) if self.job.cells[i].learner), current)
             self.blamed = current if current >= 0 else None
             return False
         return True

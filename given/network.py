@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 
 class Net(nn.Module):
-    """The seed's CNN: two 3x3 convolutions with max pooling, then three linear layers."""
+    """The course's CNN: two 3x3 convolutions with max pooling, then three linear layers."""
 
     def __init__(self):
         super().__init__()

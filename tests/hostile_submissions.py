@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import nbformat
 
+from autograde import sandbox
+
 NOTEBOOK = "02_losses"
 ASSIGNMENT = "02_losses"
 FULL = 7
@@ -393,7 +395,9 @@ EXPECTED: dict[str, tuple[Callable, float, list[str]]] = {
         "FLAG 02_losses/l1_loss: scored 0 for tampering: replaces sys.stderr"]),
     "import_reference": (import_reference, 5, [
         "FLAG 02_losses/mse_loss: scored 0 for tampering: imports solutions.losses"]),
-    "hidden_import_reference": (hidden_import_reference, 5, [
+    # In the sandbox the reference is not there to import (solutions/ is not there at all): mse_loss stays
+    # undefined and its test fails like any wrong answer. Without it, the run-time watch flags it.
+    "hidden_import_reference": (hidden_import_reference, 5, [] if sandbox.choose("auto").on else [
         "FLAG 02_losses/mse_loss: scored 0 for tampering: mse_loss taken from solutions.losses"]),
     "not_json": (not_json, 0, [
         'FAILED 02_losses: 02_losses.ipynb is not valid JSON (line 1, column 1: Expecting value), so it is not a notebook']),

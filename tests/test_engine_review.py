@@ -254,18 +254,22 @@ with open(_util.find_spec("sol" + "utions.losses").origin) as _source:
     return H.files(nb)
 
 
+# A test cell that holds a hidden check must report its observations before it may end "ok": a forged or
+# disarmed hidden check breaks the protocol, and the learner cell that ran last (mse_loss's) is not run again.
+NO_OBSERVATIONS = "02_losses: mse_loss scored 0: the grader stopped this cell: its code broke the grading protocol " \
+    "(test cell 4 ran to the end without reporting what its hidden tests observed)"
 NO_EVIDENCE = "02_losses: mse_loss scored 0: its test cell gave no evidence that it passed " \
     "(it ended in an error that showed no traceback)"
 # name -> (builder, score, report lines after the score line, or None: any line that names mse_loss)
 REVIEW: dict[str, tuple[Callable, float, list[str] | None]] = {
-    "forge_cells_via_send": (forge_cells_via_send, 5, None),
+    "forge_cells_via_send": (forge_cells_via_send, 5, [NO_OBSERVATIONS]),
     "clear_error_in_showtraceback": (clear_error_in_showtraceback, 5, [NO_EVIDENCE]),
     "patch_kernel_execute": (patch_kernel_execute, 5, [
         NO_EVIDENCE, "FLAG 02_losses/mse_loss: scored 0 for tampering: autograde.kernel._execute"]),
     "patch_watch": (patch_watch, 5, [
         "FLAG 02_losses/mse_loss: scored 0 for tampering: torch.allclose, autograde.kernel.Watch.check, "
         "autograde.checks.Checker.close, autograde.checks.Checker.raises, autograde.checks.Checker.done"]),
-    "self_restoring_patch": (self_restoring_patch, 5, None),
+    "self_restoring_patch": (self_restoring_patch, 5, [NO_OBSERVATIONS]),
     "swap_hidden_module": (swap_hidden_module, 5, [
         "FLAG 02_losses/mse_loss: scored 0 for tampering: autograde.hidden"]),
     # It cannot reach the answer pipe; killing its own worker (twice: the job is tried once more) loses the notebook.
@@ -273,7 +277,9 @@ REVIEW: dict[str, tuple[Callable, float, list[str] | None]] = {
         "FAILED 02_losses: could not be run: a grading worker died: exit status 137"]),
     "plant_shared": (plant_shared, 7, []),
     "remount_grader": (remount_grader, 7, []),
-    "exec_reference_source": (exec_reference_source, 5, None),
+    # solutions/ is not in the sandbox: the exec fails, mse_loss stays wrong.
+    # (Its test cell simply fails, as any wrong answer does: no report line.)
+    "exec_reference_source": (exec_reference_source, 5, []),
 }
 LEAVES_BEHIND = ["forge_answer_via_proc", "plant_shared"]
 for _name in LEAVES_BEHIND:
@@ -292,19 +298,17 @@ def batch(tmp_path_factory):
     return SimpleNamespace(ws=ws, **vars(result))
 
 
-# Exploits that still work: code in the same interpreter as the test cells can reach the grader's own
-# objects (issue 13 stays open on them; docs/grading.md, "Limits worth knowing"). Strict: a fix makes
-# these pass, and then the mark must go.
-OPEN = {
-    "forge_cells_via_send": "finds the child's result channel with gc and reports its own cells as passed",
-    "self_restoring_patch": "a profile hook disarms the checks inside the test cell and re-arms them before it ends",
-    "exec_reference_source": "the sandbox mounts solutions/, so a learner can exec the reference's source",
-}
+# Exploits that still work (docs/grading.md, "Limits worth knowing"). Strict: a fix makes these pass, and
+# then the mark must go. None is open: the hidden tests are judged outside the child, from observations.
+OPEN: dict[str, str] = {}
+NEEDS_SANDBOX = {"exec_reference_source"}  # without bubblewrap, student code can read every file the grader can
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(name in OPEN, reason=OPEN.get(name, ""),
                                                                         strict=True)) for name in REVIEW])
 def test_exploit_earns_nothing(batch, name):
+    if name in NEEDS_SANDBOX and not sandbox.choose("auto").on:
+        pytest.skip(f"no sandbox on this machine: {sandbox.choose('auto').note}")
     _, score, lines = REVIEW[name]
     report = report_of(batch.out, name)
     assert report[0] == f"{name}/{H.ASSIGNMENT}: {score:g}/{H.FULL}", report
