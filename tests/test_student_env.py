@@ -204,3 +204,28 @@ def test_can_code_graded_for_01_network_not_import_given_in_the_sandbox():
     later = subprocess.run(sandbox.for_job(box, "ann/02_losses/02_losses").command(sys.executable, "-P", "-c", probe),
                            capture_output=True, text=True, timeout=120)
     assert later.returncode == 0 and later.stdout.strip() == "imported", later.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandbox_mode", ["off", "auto"])
+def test_does_taking_net_from_given_in_01_network_score_zero(tmp_path, sandbox_mode):
+    """Regression: 01_network's Net answered with `from given.network import Net` (the later notebooks'
+    import) scores 0 for Net, flagged as tampering, with the sandbox off (where given/ is importable)
+    as with it on (where it is not even there); the other exercises keep their points."""
+    from test_instructor_workflow import points, submission
+    from test_instructor_workflow import run as run_cli
+
+    course_dir = tmp_path / "course"
+    assert run_cli("--course-dir", course_dir, "release", "01_network").rc == 0
+    nb = submission(course_dir / "release", "01_network")
+    for cell in nb.cells:
+        if (cell.metadata.get("nbgrader") or {}).get("grade_id") == "Net":
+            cell.source = "from given.network import Net"
+    target = tmp_path / "inbox" / "copycat" / "01_network" / "01_network.ipynb"
+    target.parent.mkdir(parents=True)
+    nbformat.write(nb, target)
+    assert run_cli("--course-dir", course_dir, "collect", tmp_path / "inbox").rc == 0
+    graded = run_cli("--course-dir", course_dir, "grade", "--no-progress", "--sandbox", sandbox_mode)
+    full = sum(points("01_network").values())
+    assert f"copycat/01_network: {full - points('01_network')['Net']:g}/{full:g}" in graded.out, graded.out
+    assert "imports given.network" in graded.out, graded.out
