@@ -5,6 +5,7 @@ after notebook 1 is due?"""
 import datetime as dt
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -132,6 +133,19 @@ def test_do_the_notebooks_imports_resolve_from_the_env_alone(envs, tmp_path):
     done = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_does_pip_install_the_graded_runtime_and_nothing_else(envs, tmp_path):
+    """The Dockerfile's install step (and Binder's): the runtime folder is a package pip takes."""
+    target, runtime = tmp_path / "site", tmp_path / "runtime"
+    shutil.copytree(envs / "graded" / RUNTIME, runtime)  # a build leaves its files there; keep the fixture's clean
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", target, runtime], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    installed = {n for n in files(target) if ".dist-info/" not in n}
+    assert installed == STUDENT_MODULES - {"pyproject.toml"}
+    assert files_leaking(target) == {}
 
 
 def test_does_the_dockerfile_image_take_only_the_graded_runtime_from_the_repository():
