@@ -223,7 +223,9 @@ class LocalPool:
 
     def _serve(self) -> None:
         holder: list[WorkerProcess | None] = [None]
-        box = [self.box]  # the sandbox of the worker in holder (given/ mounted or not: sandbox.for_job)
+        # The sandbox of the worker in holder: given/ mounted or not (sandbox.for_job). The first worker,
+        # started before any job arrives, mounts it, as five assignments of six need it.
+        box = [sandboxes.with_given(self.box)]
 
         def get() -> WorkerProcess:
             if holder[0] is None:

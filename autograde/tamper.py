@@ -8,7 +8,8 @@ Either way the exercise scores zero and the report flags it.
 What counts (in a cell the learner wrote):
 
 - importing the reference solutions (``solutions``) or the grader (``autograde``), also through
-  ``__import__`` / ``importlib.import_module`` with a literal name;
+  ``__import__`` / ``importlib.import_module`` with a literal name; in 01_network also notebook 1's
+  ``Net`` as the later notebooks get it (``given``: ``extra``, see autograde/given.py);
 - assigning to, or deleting, an attribute of ``builtins``, ``sys``, the grader's modules, or
   the names the locked cells imported from it (``Checker``), or ``setattr`` on them;
 - rebinding a name the locked cells imported from the grader (``class Checker: ...``);
@@ -39,12 +40,15 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def _grader_module(name: str) -> bool:
-    return name.split(".")[0] in GRADER_MODULES
+def scan(source: str, grader_names: frozenset[str] | set[str] = frozenset(), extra: tuple[str, ...] = ()) -> list[str]:
+    """What in ``source`` goes after the grader, one short phrase each (empty if nothing).
 
+    ``extra``: more packages a learner cell must not import here (``given`` in 01_network).
+    """
 
-def scan(source: str, grader_names: frozenset[str] | set[str] = frozenset()) -> list[str]:
-    """What in ``source`` goes after the grader, one short phrase each (empty if nothing)."""
+    def _grader_module(name: str) -> bool:
+        return name.split(".")[0] in (*GRADER_MODULES, *extra)
+
     try:
         tree = ast.parse(source)
     except SyntaxError:

@@ -5,6 +5,7 @@ after notebook 1 is due?"""
 import datetime as dt
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -134,6 +135,19 @@ def test_do_the_notebooks_imports_resolve_from_the_env_alone(envs, tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
+@pytest.mark.slow
+def test_does_pip_install_the_graded_runtime_and_nothing_else(envs, tmp_path):
+    """The Dockerfile's install step (and Binder's): the runtime folder is a package pip takes."""
+    target, runtime = tmp_path / "site", tmp_path / "runtime"
+    shutil.copytree(envs / "graded" / RUNTIME, runtime)  # a build leaves its files there; keep the fixture's clean
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", target, runtime], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    installed = {n for n in files(target) if ".dist-info/" not in n}
+    assert installed == STUDENT_MODULES - {"pyproject.toml"}
+    assert files_leaking(target) == {}
+
+
 def test_does_the_dockerfile_image_take_only_the_graded_runtime_from_the_repository():
     stages, current = {}, None
     for line in (REPO / "Dockerfile").read_text().splitlines():
@@ -204,3 +218,28 @@ def test_can_code_graded_for_01_network_not_import_given_in_the_sandbox():
     later = subprocess.run(sandbox.for_job(box, "ann/02_losses/02_losses").command(sys.executable, "-P", "-c", probe),
                            capture_output=True, text=True, timeout=120)
     assert later.returncode == 0 and later.stdout.strip() == "imported", later.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandbox_mode", ["off", "auto"])
+def test_does_taking_net_from_given_in_01_network_score_zero(tmp_path, sandbox_mode):
+    """Regression: 01_network's Net answered with `from given.network import Net` (the later notebooks'
+    import) scores 0 for Net, flagged as tampering, with the sandbox off (where given/ is importable)
+    as with it on (where it is not even there); the other exercises keep their points."""
+    from test_instructor_workflow import points, submission
+    from test_instructor_workflow import run as run_cli
+
+    course_dir = tmp_path / "course"
+    assert run_cli("--course-dir", course_dir, "release", "01_network").rc == 0
+    nb = submission(course_dir / "release", "01_network")
+    for cell in nb.cells:
+        if (cell.metadata.get("nbgrader") or {}).get("grade_id") == "Net":
+            cell.source = "from given.network import Net"
+    target = tmp_path / "inbox" / "copycat" / "01_network" / "01_network.ipynb"
+    target.parent.mkdir(parents=True)
+    nbformat.write(nb, target)
+    assert run_cli("--course-dir", course_dir, "collect", tmp_path / "inbox").rc == 0
+    graded = run_cli("--course-dir", course_dir, "grade", "--no-progress", "--sandbox", sandbox_mode)
+    full = sum(points("01_network").values())
+    assert f"copycat/01_network: {full - points('01_network')['Net']:g}/{full:g}" in graded.out, graded.out
+    assert "imports given.network" in graded.out, graded.out
