@@ -49,7 +49,10 @@ CASES = OBSERVERS  # the name the course's structure tests use
 
 
 def _Net() -> nn.Module:  # noqa: N802 - builds a Net, read like the class
-    """Notebook 1's Net as the later notebooks are given it (``given/``: in the sandbox for them only)."""
+    """Notebook 1's Net as the later notebooks are given it (``given/``: in the sandbox for them only).
+
+    Notebook 1's own observers never use it (their fixture is :class:`Small28`): grading notebook 1,
+    the sandbox holds no Net but the learner's."""
     from given.network import Net
 
     return Net()
@@ -319,14 +322,14 @@ def Net(check: Observer, learner: type) -> None:  # noqa: N802 - the exercise is
 def count_parameters(check: Observer, learner: Callable) -> None:
     frozen = nn.Sequential(nn.Linear(5, 3), nn.ReLU(), nn.Linear(3, 2))
     frozen[0].weight.requires_grad_(False)
-    for module in (_Net()(), nn.Linear(7, 2), nn.Conv2d(3, 8, 5), frozen, nn.ReLU()):
+    for module in (Small28(), nn.Linear(7, 2), nn.Conv2d(3, 8, 5), frozen, nn.ReLU()):
         check.equal(check.call(learner, module), f"count_parameters({type(module).__name__})")
 
 
 @case
 def parameter_shapes(check: Observer, learner: Callable) -> None:
     normed = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3, bias=False))
-    for module in (_Net()(), nn.Sequential(nn.Conv2d(3, 4, 2), nn.Flatten(), nn.Linear(4, 1)), nn.ReLU(),
+    for module in (Small28(), nn.Sequential(nn.Conv2d(3, 4, 2), nn.Flatten(), nn.Linear(4, 1)), nn.ReLU(),
                    normed):
         check.equal(check.call(learner, module), f"parameter_shapes({type(module).__name__})", hint="named")
 
@@ -362,7 +365,7 @@ def cross_entropy(check: Observer, learner: Callable) -> None:
 # -- notebook 3 --------------------------------------------------------------------------
 @case
 def grad_fn_chain(check: Observer, learner: Callable) -> None:
-    net = _Net()()
+    net = _Net()
     loss = nn.MSELoss()(net(torch.randn(1, 1, 32, 32)), torch.randn(1, 10))
     w = torch.randn(3, requires_grad=True)
     other = ((w * 2).sin() + 1).sum()
@@ -493,14 +496,14 @@ def trace_shapes(check: Observer, learner: Callable) -> None:
     seq = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 5))
     nested = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), nn.Flatten(),
                            nn.Sequential(nn.Linear(72, 4), nn.Sequential(nn.Tanh(), nn.Linear(4, 2))))
-    for model, shape in [(_Net()(), (1, 1, 32, 32)), (_Net()(), (4, 1, 32, 32)),
+    for model, shape in [(_Net(), (1, 1, 32, 32)), (_Net(), (4, 1, 32, 32)),
                          (Small28(), (2, 1, 28, 28)), (seq, (2, 3, 8, 8)), (nested, (3, 1, 8, 8))]:
         got = check.call(learner, model, shape)
         check.equal(got, f"{type(model).__name__} on {shape}", hint="leaf_hooks")
         left = [name for name, m in model.named_modules() if m._forward_hooks]
         check.equal(left, "hooks left on the model afterwards", hint="remove_hooks")
     # A forward pass that fails must not leave hooks behind either.
-    broken = _Net()()
+    broken = _Net()
     check.attempt(learner, broken, (1, 1, 28, 28))  # the Net cannot take 28x28; what matters is what is left
     left = [name for name, m in broken.named_modules() if m._forward_hooks]
     check.equal(left, "hooks left after a forward pass that failed (Net on 28x28)", hint="remove_hooks")
@@ -602,7 +605,7 @@ def train_one_epoch(check: Observer, learner: Callable) -> None:
     cpu = torch.device("cpu")
     # (model, inputs, batch size, criterion, what is special)
     settings = [
-        (_Net(), torch.rand(20, 1, 32, 32), 8, nn.CrossEntropyLoss(), "the course's Net, batches of 8, 8 and 4"),
+        (_Net, torch.rand(20, 1, 32, 32), 8, nn.CrossEntropyLoss(), "the course's Net, batches of 8, 8 and 4"),
         (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), torch.rand(12, 1, 8, 8), 4,
          nn.CrossEntropyLoss(label_smoothing=0.2), "CrossEntropyLoss(label_smoothing=0.2)"),
         (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10)),
@@ -639,7 +642,7 @@ def train_one_epoch(check: Observer, learner: Callable) -> None:
 def evaluate(check: Observer, learner: Callable) -> None:
     cpu = torch.device("cpu")
     for n, batch_size, right in [(30, 8, 17), (9, 4, 9), (16, 16, 0), (25, 10, 4)]:
-        model = _Net()()
+        model = _Net()
         x = torch.rand(n, 1, 32, 32)
         with torch.no_grad():
             predicted = model(x).argmax(dim=1)

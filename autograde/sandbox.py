@@ -103,7 +103,8 @@ def with_given(box: Sandbox) -> Sandbox:
         return box
     binds = [arg for path in _package_dirs(GIVEN) for arg in ("--ro-bind", path, path)]
     end = (*ROOT_READ_ONLY, "--")  # the root goes read-only last, after every mount point is made
-    assert box.prefix[-len(end):] == end, box.prefix
+    if box.prefix[-len(end):] != end:
+        raise ValueError(f"not a bubblewrap prefix that ends with {' '.join(end)}: {box.prefix}")
     return Sandbox((*box.prefix[:-len(end)], *binds, *end), True, box.note)
 
 

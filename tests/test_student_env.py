@@ -197,11 +197,11 @@ def test_does_release_hand_out_net_only_after_01_network_is_due(tmp_path):
 
 # -- the grading sandbox --------------------------------------------------------------------------
 def test_does_the_sandbox_mount_given_only_after_01_network():
-    box = sandbox.Sandbox(("bwrap", "--ro-bind", "/usr", "/usr", "--"), True, "test")
+    box = sandbox.Sandbox(("bwrap", "--ro-bind", "/usr", "/usr", *sandbox.ROOT_READ_ONLY, "--"), True, "test")
     given_dir = str((REPO / "given").resolve())
     assert sandbox.for_job(box, "ann/01_network/01_network") == box
     later = sandbox.for_job(box, "ann/02_losses/02_losses")
-    assert later.prefix[-1] == "--" and given_dir in later.prefix
+    assert later.prefix[-3:] == (*sandbox.ROOT_READ_ONLY, "--") and given_dir in later.prefix
     off = sandbox.Sandbox((), False, "off")
     assert sandbox.for_job(off, "ann/02_losses/02_losses") == off
 
