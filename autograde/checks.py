@@ -46,10 +46,11 @@ class CheckFailed(AssertionError):
         return str(self).splitlines()
 
 
-def short(value: Any, limit: int = 300) -> str:
+def short(value: Any, limit: int = 300, lang: str = "en") -> str:
     """A short, readable rendering of a value for a message."""
     if isinstance(value, torch.Tensor):
-        text = f"tensor of shape {tuple(value.shape)}" if value.numel() > 12 else repr(value)
+        big = value.numel() > 12
+        text = messages.text(lang, "big_tensor", shape=tuple(value.shape)) if big else repr(value)
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -81,19 +82,26 @@ class Checker:
 
     # -- building messages ------------------------------------------------------------
     def fail(self, what: str, expected: Any, got: Any, hint: str | None = None) -> None:
-        """Raise a CheckFailed that says what was checked, expected and got, with a hint."""
+        """Raise a CheckFailed that says what was checked, expected and got, with a hint.
+
+        ``what`` and a text ``expected`` or ``got`` are labels the code wrote in English: they
+        are shown in the learner's language (:func:`autograde.messages.label`).
+        """
         text = messages.failure(
             self.lang,
             exercise=self.exercise,
-            what=what,
-            expected=expected if isinstance(expected, str) else short(expected),
-            got=got if isinstance(got, str) else short(got),
+            what=messages.label(self.lang, what),
+            expected=messages.label(self.lang, expected) if isinstance(expected, str) else self._short(expected),
+            got=messages.label(self.lang, got) if isinstance(got, str) else self._short(got),
             hint=messages.hint(self.lang, self.exercise, hint),
         )
         raise CheckFailed(self.exercise, text) from None
 
     def ok(self) -> None:
         self.passed += 1
+
+    def _short(self, value: Any) -> str:
+        return short(value, lang=self.lang)
 
     # -- running learner code ---------------------------------------------------------
     def call(self, fn: Callable[..., Any], *args: Any, what: str | None = None, **kwargs: Any) -> Any:
@@ -107,7 +115,7 @@ class Checker:
             what = what or call_text.describe(self.lang, fn, args, kwargs)
             self.fail(what, messages.text(self.lang, "a_result"), "NotImplementedError", "not_implemented")
         except Exception as error:  # noqa: BLE001 - any learner error becomes feedback
-            what = what or call_text.describe(self.lang, fn, args, kwargs)
+            what = messages.label(self.lang, what) if what else call_text.describe(self.lang, fn, args, kwargs)
             raise CheckFailed(self.exercise, call_text.raised(self.lang, self.exercise, what, error)) from None
         self.warned.extend(w for w in caught if w not in self.warned)
         return result
@@ -133,7 +141,7 @@ class Checker:
     def kind(self, got: Any, *types: type, what: str = "", hint: str | None = None) -> None:
         """Check that ``got`` is exactly one of ``types`` (a subclass is refused; bool is no int)."""
         if type(got) not in types:
-            self.fail(what, " or ".join(t.__name__ for t in types), self._kind_of(got), hint)
+            self.fail(what, messages.text(self.lang, "or").join(t.__name__ for t in types), self._kind_of(got), hint)
         self.ok()
 
     def pair(self, got: Any, what: str = "", hint: str | None = None) -> None:
@@ -184,7 +192,7 @@ class Checker:
     def _kind_of(self, got: Any) -> str:
         """What came back, said without calling anything the value's own class defines."""
         if plain(got):
-            return short(got)
+            return self._short(got)
         return messages.text(self.lang, "object_of", kind=type(got).__name__)
 
     def raises(
@@ -201,7 +209,7 @@ class Checker:
             self.fail(what, error.__name__, "NotImplementedError", "not_implemented")
         except Exception as other:  # noqa: BLE001
             self.fail(what, error.__name__, f"{type(other).__name__}: {other}", hint)
-        self.fail(what, error.__name__, messages.text(self.lang, "returned", value=short(result)), hint)
+        self.fail(what, error.__name__, messages.text(self.lang, "returned", value=self._short(result)), hint)
 
     def true(self, condition: bool, what: str, expected: str, got: Any, hint: str | None = None) -> None:
         """Check a condition that has no single expected value: a bool, or a one-element bool tensor."""

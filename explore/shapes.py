@@ -65,7 +65,7 @@ class ShapeTrace:
     def html(self) -> str:
         """The trace as an HTML table for the widget, the broken row in red."""
         head = "".join(f"<th style='text-align:left;padding:0 1em 0 0'>{h}</th>"
-                       for h in (say("layer", "계층"), say("operation", "연산"), say("output shape", "출력 shape")))
+                       for h in (say("layer", "계층"), say("operation", "연산"), say("output shape", "출력 모양")))
         rows = []
         for step in self.steps:
             style = " style='color:#c00;font-weight:bold'" if step.note else ""
