@@ -56,10 +56,10 @@ KO: dict[str, str] = {
     "the 3 losses": "손실 3개",
     # -- notebook 5 ----------------------------------------------------------------------------
     "conv2d_output_size(8, 3, stride=2)  # an int, rounded down": "conv2d_output_size(8, 3, stride=2)  # 내림한 int",
-    "modules still holding hooks afterwards": "끝난 뒤에도 훅이 남아 있는 모듈",
+    "modules still holding hooks afterwards": "끝난 뒤에도 hook이 남아 있는 모듈",
     "trace_shapes(a Sequential inside a Sequential, (2, 1, 8, 8))  # layers only, no containers":
         "trace_shapes(Sequential 안의 Sequential, (2, 1, 8, 8))  # 컨테이너는 빼고 계층만",
-    "hooks left after trace_shapes(Net(), (1, 1, 28, 28)) failed": "trace_shapes(Net(), (1, 1, 28, 28))가 실패한 뒤 남은 훅",
+    "hooks left after trace_shapes(Net(), (1, 1, 28, 28)) failed": "trace_shapes(Net(), (1, 1, 28, 28))가 실패한 뒤 남은 hook",
     # -- notebook 6 ----------------------------------------------------------------------------
     "x.shape for 5 images": "이미지 5장의 x.shape",
     "the values of x": "x의 값",
@@ -122,8 +122,8 @@ KO: dict[str, str] = {
     "defaults: n=32, kernel=3": "기본값: n=32, kernel=3",
     "defaults: n=13, kernel=2": "기본값: n=13, kernel=2",
     "{} on {}": "{0}, 입력 모양 {1}",
-    "hooks left on the model afterwards": "끝난 뒤 모델에 남은 훅",
-    "hooks left after a forward pass that failed (Net on 28x28)": "실패한 순전파 뒤에 남은 훅(28x28 입력의 Net)",
+    "hooks left on the model afterwards": "끝난 뒤 모델에 남은 hook",
+    "hooks left after a forward pass that failed (Net on 28x28)": "실패한 순전파 뒤에 남은 hook(28x28 입력의 Net)",
     "{}: each batch": "{}: 각 배치",
     "moved to the device, x.to(device) and y.to(device), before it is used":
         "쓰기 전에 장치로 옮김: x.to(device), y.to(device)",

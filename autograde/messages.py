@@ -248,7 +248,7 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
     },
     "trace_shapes": {
         "leaf_hooks": _h("Hook every module in named_modules() that has no children, and record tuple(output.shape).",
-                         "named_modules()에서 자식이 없는 모듈마다 훅을 걸고 tuple(output.shape)를 기록하세요."),
+                         "named_modules()에서 자식이 없는 모듈마다 hook을 걸고 tuple(output.shape)를 기록하세요."),
         "remove_hooks": _h("Keep each handle from register_forward_hook and call handle.remove() in a finally block.",
                            "register_forward_hook이 돌려준 핸들을 모아 `finally` 블록에서 handle.remove()를 "
                            "호출하세요."),

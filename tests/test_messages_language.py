@@ -14,9 +14,9 @@ What counts as an English word in a Korean text (:func:`english_words`):
   and its exception classes, PyTorch's classes (``nn.ReLU`` written ``ReLU``, ``optim.SGD``,
   ``BatchNorm``), the exercises, their parameters and the names the test cells define (``labels``,
   ``logits``, ``xs``), the course's packages and the checker (``solutions``, ``autograde``,
-  ``Checker``), Python's standard modules (``sys``, ``builtins``), and PyTorch, Python, NumPy,
-  JupyterLab, autograd (the glossary keeps it), inf and nan; but never a word the glossary rules
-  out (``Tensor``, ``shape``, ``dropout``: docs/glossary.md);
+  ``Checker``), Python's standard modules (``sys``, ``builtins``), the terms the glossary keeps in
+  English (``autograd``, ``hook``), and PyTorch, Python, NumPy, JupyterLab, inf and nan; but never
+  a word the glossary rules out (``Tensor``, ``shape``, ``dropout``: docs/glossary.md);
 - a value the code fills in (a shape, an identifier, PyTorch's own error text) is not the
   message's: templates are rendered with a neutral value in each placeholder.
 """
@@ -85,8 +85,9 @@ def _test_cell_names() -> set[str]:
 
 
 NAMES = (
-    {"True", "False", "None", "int", "float", "bool", "PyTorch", "Python", "NumPy", "JupyterLab", "autograd",
+    {"True", "False", "None", "int", "float", "bool", "PyTorch", "Python", "NumPy", "JupyterLab",
      "inf", "nan", "BatchNorm", "Checker", *tamper.GRADER_MODULES}
+    | {term.korean for term in load_glossary() if term.korean.isascii()}  # autograd, hook
     | {name for name in dir(builtins) if name.endswith(("Error", "Warning", "Exception"))}
     | {name for module in (torch.nn, torch.optim) for name in dir(module) if name[:1].isupper()}
     | _exercise_names()
