@@ -157,7 +157,7 @@ def korean_messages() -> list[tuple[str, str]]:
     texts += [(f"labels.KO[{k!r}]", v) for k, v in labels.KO.items()]
     for path in sorted((course.REPO / "explore").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "say":
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("say", "plot_text"):
                 korean = node.args[1]
                 parts = korean.values if isinstance(korean, ast.JoinedStr) else [korean]
                 text = "".join(p.value if isinstance(p, ast.Constant) else " " for p in parts)

@@ -7,7 +7,8 @@ What counts as an English word in a Korean text (:func:`english_words`):
 - a word is a run of two or more ASCII letters; a single letter is a variable or maths (``x``, ``N``);
 - code is not text: a span in backticks, and any token (the characters between spaces and
   Hangul, outer punctuation and unmatched brackets stripped) holding a digit or one of
-  ``_ . ( ) [ ] = < > * / + @`` (``model.train()``, ``backward()``, ``x.shape``, ``fc1``, ``kernel=3``);
+  ``_ . ( ) [ ] = < > * / + @`` or of maths, ``− | ²`` (``model.train()``, ``backward()``, ``x.shape``,
+  ``fc1``, ``kernel=3``, ``−log``);
 - a gloss is not text: English in parentheses right after a Korean word (``말단(leaf)``), the
   glossary's rule for a term's first use;
 - names stay as the code spells them (:data:`NAMES`): Python's ``True False None int float bool``
@@ -15,8 +16,9 @@ What counts as an English word in a Korean text (:func:`english_words`):
   ``BatchNorm``), the exercises, their parameters and the names the test cells define (``labels``,
   ``logits``, ``xs``), the course's packages and the checker (``solutions``, ``autograde``,
   ``Checker``), Python's standard modules (``sys``, ``builtins``), the terms the glossary keeps in
-  English (``autograd``, ``hook``), and PyTorch, Python, NumPy, JupyterLab, inf and nan; but never
-  a word the glossary rules out (``Tensor``, ``shape``, ``dropout``: docs/glossary.md);
+  English (``autograd``, ``hook``), PyTorch, Python, NumPy, JupyterLab, inf and nan, and acronyms
+  (``MSE``, ``GPU``: all capitals); but never a word the glossary rules out (``Tensor``, ``shape``,
+  ``dropout``: docs/glossary.md);
 - a value the code fills in (a shape, an identifier, PyTorch's own error text) is not the
   message's: templates are rendered with a neutral value in each placeholder.
 """
@@ -42,7 +44,7 @@ HANGUL = "가-힣"
 BACKTICKS = re.compile(r"`[^`]*`")
 GLOSS = re.compile(rf"(?<=[{HANGUL}])\*{{0,2}}\([A-Za-z][A-Za-z ,'\-]*\)")
 TOKEN = re.compile(rf"[^\s{HANGUL}]+")
-CODE_CHARS = set("_.()[]=<>*/+@") | set(string.digits)
+CODE_CHARS = set("_.()[]=<>*/+@−|²") | set(string.digits)
 WORD = re.compile(r"[A-Za-z]{2,}")
 NEUTRAL = "v_0"  # what a placeholder is filled with: code, so never an English word
 
@@ -122,7 +124,7 @@ def english_words(text: str) -> list[str]:
         core = _core(token)
         if not core or CODE_CHARS & set(core):
             continue
-        found += [word for word in WORD.findall(core) if word not in NAMES]
+        found += [word for word in WORD.findall(core) if word not in NAMES and not word.isupper()]
     return found
 
 
@@ -354,13 +356,14 @@ def test_is_every_phrase_tamper_can_say_in_the_catalogue():
 
 # -- the explorers -----------------------------------------------------------------------------------
 def explorer_texts() -> list[tuple[str, str]]:
-    """(English, Korean) of every ``say(en, ko)`` in explore/."""
+    """(English, Korean) of every ``say(en, ko)`` and ``plot_text(en, ko)`` in explore/."""
     pairs = []
     for path in sorted((course.REPO / "explore").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "say":
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("say", "plot_text"):
                 en, ko = (template(a) for a in node.args)
-                pairs.append((en, ko))
+                if ko is not None:  # a name: its value is a literal written elsewhere (lr.VERDICTS_KO)
+                    pairs.append((en, ko))
     return pairs
 
 
