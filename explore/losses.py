@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from matplotlib.figure import Figure
 
-from explore.text import plot_text
+from explore.text import korean_figures, plot_text
 from solutions.losses import cross_entropy, l1_loss, mse_loss
 
 
@@ -42,6 +42,7 @@ def cross_entropy_curve(probabilities: torch.Tensor) -> tuple[list[float], list[
 
 def draw_losses(fig: Figure | None = None) -> Figure:
     """Three panels side by side: MSE and L1 against output - target, cross-entropy against p."""
+    korean_figures()  # before the axes and their texts are made
     fig = fig or Figure()
     fig.set_size_inches(10, 3.2)
     mse_ax, l1_ax, ce_ax = fig.subplots(1, 3)

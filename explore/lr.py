@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.optim as optim
 from matplotlib.figure import Figure
 
-from explore.text import plot_text, say
+from explore.text import korean_figures, plot_text, say
 from solutions.network import Net
 from solutions.update import train_steps
 
@@ -96,6 +96,7 @@ def run_lr(lr: float, steps: int = STEPS, seed: int = 0) -> Run:
 
 def draw_runs(runs: list[Run], fig: Figure | None = None, highlight: Run | None = None) -> Figure:
     """Loss against step on a log scale, one line a run, coloured by its verdict."""
+    korean_figures()  # before the axes and their texts are made
     fig = fig or Figure()
     fig.set_size_inches(7, 3.6)
     ax = fig.subplots()

@@ -45,20 +45,30 @@ def hangul_font() -> str | None:
     return None
 
 
-def plot_text(en: str, ko: str) -> str:
-    """Words for a figure: ``ko`` for a Korean learner when a font can draw them, ``en`` otherwise.
+def korean_figures() -> bool:
+    """Whether figures get Korean words: a Korean learner, and a font with Hangul.
 
-    Choosing Korean also adds the Hangul font to matplotlib's font families, after the default one:
-    Latin letters, digits and symbols keep their usual look, and Hangul comes from the added font.
+    If so, the font is added to matplotlib's font families, after the default one: Latin letters,
+    digits and symbols keep their usual look, and Hangul comes from the added font. A text takes its
+    font when it is made (an axes' title when the axes is), so this runs before a figure is: when
+    this module is imported, and at the start of each explorer's drawing.
     """
     if language() != "ko":
-        return en
+        return False
     font = hangul_font()
     if font is None:
-        return en
+        return False
     import matplotlib
 
     families = list(matplotlib.rcParams["font.family"])
     if font not in families:
         matplotlib.rcParams["font.family"] = [*families, font]
-    return ko
+    return True
+
+
+def plot_text(en: str, ko: str) -> str:
+    """Words for a figure: ``ko`` for a Korean learner where a font can draw them, ``en`` otherwise."""
+    return ko if korean_figures() else en
+
+
+korean_figures()  # a notebook's figures made after `from explore.text import plot_text` can show Hangul

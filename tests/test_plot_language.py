@@ -5,6 +5,7 @@ and not a single missing-glyph warning (boxes in the picture) where it has none?
 from __future__ import annotations
 
 import io
+import json
 import re
 import warnings
 
@@ -54,11 +55,42 @@ def test_does_a_korean_learner_get_korean_plot_words_where_a_font_has_hangul(fre
     fresh.setenv("COURSE_LANG", "ko")
     if text.hangul_font() is None:
         pytest.skip("no font with Hangul here: .ci/run installs fonts-noto-cjk")
-    assert text.plot_text("epoch", "에폭") == "에폭"
-    for fig in figures():
+    for fig in figures():  # each explorer sets the font up before it makes its axes
         words, caught = drawn(fig)
         assert any(HANGUL.search(w) for w in words), words
         assert not caught, caught
+    assert text.plot_text("epoch", "에폭") == "에폭"
+
+
+NOTEBOOK_CELL = """
+import io, json, warnings
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from explore.text import hangul_font, plot_text
+
+fig, (left, right) = plt.subplots(1, 2)  # the axes, and their titles, exist before the first plot_text
+left.set_title(plot_text("8×8, values 0..16", "8×8, 값 0..16"))
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    fig.savefig(io.BytesIO(), format="png")
+print(json.dumps([hangul_font() is not None, left.get_title(), [str(w.message) for w in caught]]))
+"""
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_does_a_notebook_figure_made_after_the_import_draw_its_words_without_warnings(lang, tmp_path):
+    """Regression: a title made with the axes, before the first plot_text, kept a font without Hangul (boxes)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COURSE_LANG": lang, "MPLCONFIGDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", NOTEBOOK_CELL], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    has_font, title, caught = json.loads(done.stdout)
+    assert title == ("8×8, 값 0..16" if lang == "ko" and has_font else "8×8, values 0..16")
+    assert caught == []
 
 
 def test_would_hangul_without_the_font_warn_about_missing_glyphs(fresh):
