@@ -1,6 +1,6 @@
 """``python -m autograde.bench_digits``: reproduce notebook 6's figures.
 
-Trains the seed's Net on scikit-learn's digits with the notebook's settings (the constants in
+Trains the course's Net on scikit-learn's digits with the notebook's settings (the constants in
 ``solutions.digits``) and prints the test accuracy and the training time. The accuracy repeats from
 run to run on one machine with one number of threads, but another processor, another number of
 threads or PyTorch's plain kernels (``ATEN_CPU_CAPABILITY=default``) may get a few test images more

@@ -102,8 +102,12 @@ def describe(lang: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> st
     return messages.text(lang, "calling", call=call)
 
 
-def raised(lang: str, exercise: str, what: str, error: BaseException) -> str:
-    """The message for learner code that raised: the call, the error, the learner's line, a hint."""
+def raised(lang: str, exercise: str, what: str, error: BaseException, hint: str = "raised") -> str:
+    """The message for learner code that raised: the call, the error, the learner's line, a hint.
+
+    ``hint`` is the key of the hint for this very error (``Checker.call``'s ``error_hints``), else
+    the generic one.
+    """
     line = last_learner_line(error)
     try:
         detail = f"{type(error).__name__}: {error}"
@@ -113,5 +117,5 @@ def raised(lang: str, exercise: str, what: str, error: BaseException) -> str:
         lang, "raised_failure", exercise=exercise, what=what,
         error=detail if len(detail) <= ERROR_LIMIT else detail[: ERROR_LIMIT - 3] + "...",
         where=messages.text(lang, "learner_line", line=line.line, code=line.code) if line else "",
-        hint=messages.hint(lang, exercise, "raised"),
+        hint=messages.hint(lang, exercise, hint),
     )

@@ -21,10 +21,15 @@ def workspace(args: argparse.Namespace) -> Workspace:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from autograde import given
     from autograde.formgrader import write_config
     from autograde.workspace import release
 
     ws = workspace(args)
+    if args.due:
+        for name in args.assignments or list(course.assignments(ws.source)):
+            given.set_due(ws, name, parse_due(args.due))
+    given.release_gate(ws, args.assignments or list(course.assignments(ws.source)), args.before_due)
     written = release(ws, args.assignments or None)
     for path in written:
         print(f"released {path}")
@@ -33,8 +38,32 @@ def cmd_release(args: argparse.Namespace) -> int:
     if args.publish:
         from autograde.exchange import publish
 
-        for folder in publish(ws, args.assignments or list(course.assignments(ws.source))):
+        for folder in publish(ws, args.assignments or list(course.assignments(ws.source)), before_due=args.before_due):
             print(f"published {folder} (students fetch it from JupyterLab's Assignments tab)")
+    return 0
+
+
+def parse_due(text: str):
+    """``YYYY-MM-DD`` (end of that day) or ``YYYY-MM-DDTHH:MM``, in UTC, naive as nbgrader keeps it."""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--due {text!r}: give YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)") from None
+    if len(text) == 10:
+        when = when.replace(hour=23, minute=59)
+    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def cmd_student_env(args: argparse.Namespace) -> int:
+    from autograde.student_env import RUNTIME, build
+
+    notebooks, runtime = build(args.dest, args.edition, graded=args.graded)
+    for path in notebooks:
+        print(f"notebook {path}")
+    print(f"student environment in {args.dest}: {len(notebooks)} notebooks, runtime in {args.dest / RUNTIME} "
+          f"({len(runtime)} files; install it with `pip install --no-deps {args.dest / RUNTIME}`)")
     return 0
 
 
@@ -52,8 +81,11 @@ def cmd_student_copy(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from autograde import given
     from autograde.authoring import sync
 
+    for path in given.write():
+        print(f"{path.relative_to(course.REPO)}: written from solutions/")
     for nb in course.notebooks():
         changed = sync(nb.path, run=not args.no_run)
         print(f"{nb.path.relative_to(course.REPO)}: {changed} solution cell(s) updated")
@@ -82,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--publish", action="store_true",
                    help="also publish the student copy to nbgrader's exchange (--exchange-dir), where students "
                    "fetch it from JupyterLab's Assignments tab; publishing again replaces the earlier copy")
+    p.add_argument("--due", metavar="WHEN",
+                   help="record the due date of the assignments released (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC) "
+                   "in the gradebook; the assignments after 01_network are released only once 01_network is due")
+    p.add_argument("--before-due", action="store_true",
+                   help="release the assignments after 01_network, with notebook 1's Net (given/), even though "
+                   "01_network is not due yet (for example when notebook 1 is not graded)")
     p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("student-copy", help="put a student copy of the course in a folder, keeping existing work",
@@ -93,8 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "default: %(default)s")
     p.set_defaults(func=cmd_student_copy)
 
+    p = sub.add_parser("student-env", help="build the student environment: notebooks and the runtime they import",
+                       description="Write the student copy of one edition's notebooks into DEST (existing work kept) "
+                       "and the student runtime into DEST/.runtime, a folder `pip install` takes: only the modules "
+                       "the notebooks import (never solutions/ or the hidden tests). make lab, Binder and the "
+                       "Dockerfile build with it.")
+    p.add_argument("dest", type=Path, help="where to write it")
+    p.add_argument("--edition", choices=["en", "ko"], default="en", help="default: %(default)s")
+    p.add_argument("--graded", action="store_true",
+                   help="a graded class's image: the runtime alone, without given/ (notebook 1's Net comes "
+                   "with the assignments after 01_network, from `release`)")
+    p.set_defaults(func=cmd_student_env)
+
     p = sub.add_parser("sync", help="maintainers: copy solutions/ into the notebooks and re-run them",
-                       description="Copy every reference in solutions/ into its notebook's solution cell, "
+                       description="Copy every reference in solutions/ into its notebook's solution cell (and Net into given/), "
                        "re-execute each source notebook to refresh its outputs, and strip stray metadata.")
     p.add_argument("--no-run", action="store_true", help="only copy the solutions; keep the outputs")
     p.set_defaults(func=cmd_sync)

@@ -30,8 +30,15 @@ def outbound(ws: Workspace) -> Path:
     return ws.exchange / course_id(ws) / "outbound"
 
 
-def publish(ws: Workspace, assignments: list[str]) -> list[Path]:
-    """Copy the released assignments to the exchange (replacing an earlier copy), for students to fetch."""
+def publish(ws: Workspace, assignments: list[str], before_due: bool = False) -> list[Path]:
+    """Copy the released assignments to the exchange (replacing an earlier copy), for students to fetch.
+
+    The assignments after 01_network carry notebook 1's ``Net`` (``given/``): refused before
+    01_network is due unless ``before_due`` (:func:`autograde.given.release_gate`).
+    """
+    from autograde import given
+
+    given.release_gate(ws, assignments, before_due)
     api = ws.api()
     published = []
     for name in assignments:

@@ -78,12 +78,12 @@ class Submission:
 
 
 def make_pool(settings: Settings):
-    from autograde import pool, sandbox
+    from autograde import pool, process_limit, sandbox
 
     if settings.scheduler:
         return pool.DaskPool(settings.scheduler, settings.sandbox), f"cluster at {settings.scheduler}"
     box = sandbox.choose(settings.sandbox)
-    return pool.LocalPool(settings.worker_count(), box), box.note
+    return pool.LocalPool(settings.worker_count(), box), f"{box.note}; {process_limit.find().note}"
 
 
 def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | None = None,

@@ -38,6 +38,8 @@ KO: dict[str, str] = {
     "grad_w vs autograd": "grad_w 대 autograd",
     "grad_b vs autograd": "grad_b 대 autograd",
     "the first call's weight gradient vs torch.autograd.grad": "첫 번째 호출의 가중치 변화도 대 torch.autograd.grad",
+    "the weight gradient, on a model holding an earlier pass's, vs torch.autograd.grad":
+        "이전 역전파의 변화도가 남은 모델에서 구한 가중치 변화도 대 torch.autograd.grad",
     "a second call, on the inputs 2 * xs": "입력 2 * xs로 한 두 번째 호출",
     "the first result, after more backward() calls on the model": "모델에서 backward()를 더 호출한 뒤의 첫 번째 결과",
     "the second result, after more backward() calls on the model": "모델에서 backward()를 더 호출한 뒤의 두 번째 결과",
@@ -56,6 +58,8 @@ KO: dict[str, str] = {
     "the 3 losses": "손실 3개",
     # -- notebook 5 ----------------------------------------------------------------------------
     "conv2d_output_size(8, 3, stride=2)  # an int, rounded down": "conv2d_output_size(8, 3, stride=2)  # 내림한 int",
+    "conv2d_output_size(29, 3, stride=3)  # 26 / 3 = 8.67, rounded down to 8, plus 1":
+        "conv2d_output_size(29, 3, stride=3)  # 26 / 3 = 8.67을 내림한 8에 1을 더합니다",
     "modules still holding hooks afterwards": "끝난 뒤에도 hook이 남아 있는 모듈",
     "trace_shapes(a Sequential inside a Sequential, (2, 1, 8, 8))  # layers only, no containers":
         "trace_shapes(Sequential 안의 Sequential, (2, 1, 8, 8))  # 컨테이너는 빼고 계층만",

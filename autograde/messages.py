@@ -314,6 +314,57 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+# -- Large tensors, hints for known mistakes and for errors learner code raises -----------------
+# (autograde/checks.py: ``tensor_difference``, ``mistakes=`` on equal/close, ``error_hints=`` on call)
+TEXTS.update({
+    "tensor_shape_dtype": {"en": "a tensor of shape {shape}, dtype {dtype}",
+                           "ko": "모양이 {shape}이고 자료형이 {dtype}인 텐서"},
+    "tensor_around": {"en": "; at {where}: {values}", "ko": "; {where} 위치의 값: {values}"},
+    "largest_difference": {"en": "largest difference: {difference} at index {index}",
+                           "ko": "가장 큰 차이: 인덱스 {index}에서 {difference}"},
+})
+
+_MORE_HINTS: dict[str, dict[str, dict[str, str]]] = {
+    "sgd_step": {
+        "step": _h("Each parameter that has a gradient must become p - lr * p.grad, the value optim.SGD gives.",
+                   "변화도가 있는 매개변수는 모두 optim.SGD가 내는 값, 곧 p - lr * p.grad가 되어야 합니다."),
+        "sign": _h("Step against the gradient: p -= lr * p.grad. Adding it (p += ...) moves the parameters the way "
+                   "that makes the loss grow.",
+                   "변화도의 반대 방향으로 움직이세요: p -= lr * p.grad. 더하면(p += ...) 손실이 커지는 쪽으로 "
+                   "매개변수가 움직입니다."),
+        "lr": _h("Scale the gradient by the learning rate: p -= lr * p.grad, not p -= p.grad.",
+                 "변화도에 학습률을 곱하세요: p -= p.grad가 아니라 p -= lr * p.grad입니다."),
+        "leaf_in_place": _h("PyTorch refuses to change a parameter that requires grad in place while autograd "
+                            "records: do the update inside `with torch.no_grad():`.",
+                            "autograd가 기록하는 동안에는 requires_grad인 매개변수를 제자리에서 바꿀 수 없습니다. "
+                            "`with torch.no_grad():` 안에서 갱신하세요."),
+    },
+    "trace_shapes": {
+        "late_binding": _h("Every record has the last layer's name: a lambda made in a loop looks `name` up when it "
+                           "runs, after the loop has ended. Bind the name when the hook is made: "
+                           "lambda module, inputs, output, name=name: ...",
+                           "모든 기록에 마지막 계층의 이름이 붙었습니다. 반복문 안에서 만든 `lambda`는 `name`을 "
+                           "실행될 때, 즉 반복문이 다 끝난 뒤에 찾아봅니다. hook을 만들 때 이름을 묶어 두세요: "
+                           "`lambda module, inputs, output, name=name: ...`"),
+    },
+    "Net28": {
+        "forward_shape": _h("forward must return [batch, 10]: the same steps as Net's forward (torch.flatten(x, 1), "
+                            "then fc1, fc2 and fc3, no ReLU after fc3); only fc1's input size changes.",
+                            "forward()는 [배치, 10] 모양의 텐서를 반환해야 합니다. `Net`의 forward()와 같은 단계"
+                            "(torch.flatten(x, 1) 뒤 fc1, fc2, fc3, fc3 뒤에는 ReLU 없음)를 거치고, "
+                            "바뀌는 것은 fc1의 입력 크기뿐입니다."),
+    },
+    "conv2d_output_size": {
+        "round_down": _h("A window that does not fit is dropped, so the size rounds down: use floor division //. "
+                         "round() and math.ceil() round some sizes up.",
+                         "다 들어가지 않는 창은 버려지므로 크기는 내림합니다. 몫 나눗셈 //를 쓰세요. "
+                         "round()와 math.ceil()은 어떤 크기는 올림합니다."),
+    },
+}
+for _exercise, _hints in _MORE_HINTS.items():
+    HINTS.setdefault(_exercise, {}).update(_hints)
+
+
 def language() -> str:
     """The learner's language: COURSE_LANG, else the notebook's file name, else English."""
     lang = os.environ.get("COURSE_LANG", "").strip().lower()

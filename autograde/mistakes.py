@@ -38,6 +38,7 @@ def _template_regex(template: str) -> re.Pattern:
 
 
 FAILURE = [_template_regex(messages.TEXTS["failure"][lang]) for lang in messages.LANGUAGES]
+RAISED = [_template_regex(messages.TEXTS["raised_failure"][lang]) for lang in messages.LANGUAGES]
 
 
 @functools.cache
@@ -50,9 +51,13 @@ def hint_keys(exercise: str) -> dict[str, str]:
     return result
 
 
-def parse_failure(text: str) -> dict[str, str] | None:
-    """The parts of a failing check's message (exercise, what, expected, got, hint, and its lang), or None."""
-    for lang, pattern in zip(messages.LANGUAGES, FAILURE):
+def parse_failure(text: str, templates: list[re.Pattern] = FAILURE) -> dict[str, str] | None:
+    """The parts of a failing check's message (exercise, what, expected, got, hint, and its lang), or None.
+
+    ``templates=RAISED`` reads the message for learner code that raised instead (exercise, what,
+    error, where, hint).
+    """
+    for lang, pattern in zip(messages.LANGUAGES, templates):
         match = pattern.fullmatch(text.strip())
         if match:
             return {**{k: v.strip() for k, v in match.groupdict().items()}, "lang": lang}
@@ -71,6 +76,9 @@ def classify(exercise: str, outputs: list[dict]) -> tuple[str, str, str, str, st
             if key == "raised":  # the learner's code raised: which error says more than the hint
                 what = f"{what} → {parts['got'].split(':', 1)[0]}"
             return "check", what, key, evalue, parts["lang"]
+        if ename == "CheckFailed" and (parts := parse_failure(evalue, RAISED)):  # the learner's code raised
+            key = hint_keys(exercise).get(parts["hint"], parts["hint"])
+            return "check", f"{parts['what']} → {parts['error'].split(':', 1)[0]}", key, evalue, parts["lang"]
         if ename in ("GradingError", "CellTimeout"):
             return "grader", ename, "", evalue, ""
         return "error", ename, "", f"{ename}: {evalue}", ""

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 
-from autograde import protocol
+from autograde import process_limit, protocol
 from autograde import sandbox as sandboxes
 from autograde.protocol import Answer, Job
 
@@ -52,7 +52,9 @@ class WorkerProcess:
     def __init__(self, box: sandboxes.Sandbox) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")
         argv = [sys.executable, "-P", "-m", "autograde.worker", *(["--wipe-tmp"] if box.on else [])]
-        self.proc = subprocess.Popen(box.command(*argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        # Its own process cap (a pids control group where the machine allows one): a fork loop stops there.
+        command, self.group = process_limit.start(box.command(*argv))
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, bufsize=0)
         self.buffer = b""
         try:
@@ -143,6 +145,7 @@ class WorkerProcess:
                     os.kill(pid, signal.SIGKILL)
         self.proc.wait()
         self.log.close()
+        process_limit.remove(self.group)
 
 
 def _descendants(root: int, include_root: bool = False) -> dict[int, tuple[int, str, bytes]]:
@@ -220,10 +223,11 @@ class LocalPool:
 
     def _serve(self) -> None:
         holder: list[WorkerProcess | None] = [None]
+        box = [self.box]  # the sandbox of the worker in holder (given/ mounted or not: sandbox.for_job)
 
         def get() -> WorkerProcess:
             if holder[0] is None:
-                holder[0] = WorkerProcess(self.box)
+                holder[0] = WorkerProcess(box[0])
             return holder[0]
 
         def replace() -> None:
@@ -240,6 +244,9 @@ class LocalPool:
                 job = self.todo.get()
                 if job is None:
                     return
+                if (wanted := sandboxes.for_job(self.box, job.id)) != box[0]:
+                    replace()
+                    box[0] = wanted
                 try:
                     answer = run_with_retry(get, replace, job)
                 except Exception as error:  # noqa: BLE001 - report it as this job's failure
@@ -256,11 +263,14 @@ _LOCAL = threading.local()
 
 def run_on_dask_worker(job_json: str, sandbox_mode: str) -> str:
     """The task a Dask worker runs: one job on this thread's warm worker process (started once)."""
-    box = sandboxes.choose(sandbox_mode)
+    job = Job.from_json(job_json)
+    box = sandboxes.for_job(sandboxes.choose(sandbox_mode), job.id)
 
     def get() -> WorkerProcess:
+        if getattr(_LOCAL, "worker", None) is not None and _LOCAL.box != box:
+            replace()
         if getattr(_LOCAL, "worker", None) is None:
-            _LOCAL.worker = WorkerProcess(box)
+            _LOCAL.worker, _LOCAL.box = WorkerProcess(box), box
         return _LOCAL.worker
 
     def replace() -> None:
@@ -269,7 +279,7 @@ def run_on_dask_worker(job_json: str, sandbox_mode: str) -> str:
             worker.close()
         _LOCAL.worker = None
 
-    return run_with_retry(get, replace, Job.from_json(job_json)).to_json()
+    return run_with_retry(get, replace, job).to_json()
 
 
 class DaskPool:

@@ -2,7 +2,9 @@
 
 In the sandbox a worker (and so every student's code) sees only what it needs to run Python:
 the system's ``/usr`` and libraries, the Python installation and the course's packages
-(``autograde``, ``solutions``, ``explore``), all read-only, and an empty ``/tmp``. The course
+(``autograde``, ``solutions``, ``explore``), all read-only, and an empty ``/tmp``. ``given``
+(notebook 1's ``Net``) is there only for the assignments after 01_network (:func:`for_job`), so
+no one grading 01_network can import it. The course
 folder (other students' submissions, the gradebook, the source notebooks with their hidden
 tests) is not there at all, there is no network (a new network namespace with nothing in it),
 and processes see only their own process tree. The environment is cleared down to what Python
@@ -28,9 +30,12 @@ from pathlib import Path
 
 MODES = ("auto", "on", "off")
 PACKAGES = ("autograde", "solutions", "explore")
+GIVEN = ("given",)  # mounted only for the assignments after 01_network (autograde/given.py)
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
           "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
           "/etc/fonts", "/etc/localtime", "/etc/mime.types", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+TMP_BYTES = 512 * 2**20  # the worker's /tmp, which holds each job's private folder
+SHM_BYTES = 256 * 2**20  # /dev/shm (shared memory, e.g. for DataLoader workers)
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "COURSE_LANG")
 
@@ -47,21 +52,34 @@ class Sandbox:
         return [*self.prefix, *argv]
 
 
-def _package_dirs() -> list[str]:
+def _package_dirs(names: tuple[str, ...] = PACKAGES) -> list[str]:
     found = []
-    for name in PACKAGES:
+    for name in names:
         spec = importlib.util.find_spec(name)
         if spec and spec.submodule_search_locations:
             found.extend(str(Path(p).resolve()) for p in spec.submodule_search_locations)
     return found
 
 
+@functools.cache
+def _sizes_tmpfs(bwrap: str) -> bool:
+    """Does this bubblewrap take ``--size`` for a tmpfs?"""
+    try:
+        shown = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--size" in shown.stdout + shown.stderr
+
+
 def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
     """The bubblewrap command line in front of the worker's."""
     # --cap-drop ALL: run as root (a container), bubblewrap would keep every capability inside, and the
     # student's code could remount the read-only folders (the grader's own code) read-write.
+    # The two in-memory folders get a size where bubblewrap can set one (0.8 and later): what a student's
+    # code writes there is memory that the per-child memory limit (RLIMIT_AS) does not count.
+    shm, tmp = (["--size", str(SHM_BYTES)], ["--size", str(TMP_BYTES)]) if _sizes_tmpfs(bwrap) else ([], [])
     args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session", "--clearenv", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--tmpfs", "/tmp"]
+            "--proc", "/proc", "--dev", "/dev", *shm, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", *tmp, "--tmpfs", "/tmp"]
     for path in SYSTEM:
         args += ["--ro-bind-try", path, path]
     python_dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
@@ -72,6 +90,23 @@ def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
             args += ["--setenv", name, os.environ[name]]
     args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", "/tmp", "--"]
     return tuple(args)
+
+
+@functools.cache
+def with_given(box: Sandbox) -> Sandbox:
+    """``box`` with the ``given`` package mounted too, read-only (a box that does not isolate already sees it)."""
+    if not box.on:
+        return box
+    binds = [arg for path in _package_dirs(GIVEN) for arg in ("--ro-bind", path, path)]
+    return Sandbox((*box.prefix[:-1], *binds, "--"), True, box.note)
+
+
+def for_job(box: Sandbox, job_id: str) -> Sandbox:
+    """The sandbox for the job ``<student>/<assignment>/<notebook>``: with ``given`` only after 01_network."""
+    from autograde import given
+
+    parts = job_id.split("/")
+    return with_given(box) if len(parts) >= 3 and given.gets_given(parts[-2]) else box
 
 
 @functools.cache

@@ -189,6 +189,10 @@ def _describe(status: int) -> str:
     return "the process stopped"
 
 
+CLEAN_UP_SECONDS = 60.0  # how long a clean-up waits for killed processes to be gone
+_still_exiting: set[int] = set()  # processes the last clean-up killed that had not yet ended
+
+
 def process_table() -> dict[int, tuple[int, str, int]]:
     """pid -> (parent pid, state, session id) of every process this one can see."""
     found = {}
@@ -205,29 +209,36 @@ def process_table() -> dict[int, tuple[int, str, int]]:
 
 
 def clean_up(session: int) -> int:
-    """Kill what a child left running (its session, and orphans reparented to this worker); return how many."""
-    killed = 0
-    for _ in range(50):
-        me = os.getpid()
-        victims = {pid for pid, (parent, _, sid) in process_table().items()
-                   if pid != me and (sid == session or parent == me)}
-        if not victims:
-            break
+    """Kill what a child left running (its session, and orphans reparented to this worker); return how many.
+
+    It waits until they are gone (a process with a large memory map takes a while to exit), so that
+    nothing one job started is still there, and blamed, when the next job's clean-up looks.
+    """
+    global _still_exiting
+    me, killed = os.getpid(), set()
+    deadline = time.monotonic() + CLEAN_UP_SECONDS
+    while True:
+        table = process_table()
+        victims = {pid for pid, (parent, state, sid) in table.items()
+                   if pid != me and state != "Z" and (sid == session or parent == me)}
         for pid in victims:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        time.sleep(0.02)
-        while True:
+        killed |= victims
+        while True:  # reap what has ended
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
                 break
-    return killed
+        if not victims or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    # Killed but not yet gone after the deadline: not counted again against the next job.
+    counted = killed - _still_exiting
+    _still_exiting = victims
+    return len(counted)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -342,7 +353,9 @@ def _watch(run: Run, job: Job, cpu_before: float, started: float) -> str | None:
                                         or now - run.cell_started > job.cell_wall_timeout + GRACE):
             run.kill()
             return "hung"
-        if not run.read(POLL):
+        if not run.read(POLL) or run.expect.done:
+            # After "done" nothing more is read: a process the student's code forked may still hold the
+            # pipe open, and waiting for it to close would let that process hold up the batch.
             return None
 
 

@@ -119,7 +119,14 @@ def nbgrader_on_path() -> None:
 
 
 def release(ws: Workspace, assignments: list[str] | None = None) -> list[Path]:
-    """Generate the student copy of the named assignments (default: all) into ``release/``."""
+    """Generate the student copy of the named assignments (default: all) into ``release/``.
+
+    The assignments after 01_network get notebook 1's ``Net`` (``given/``) in their folder. What
+    hands them to a graded class (the ``release`` command, :func:`autograde.exchange.publish`)
+    first asks :func:`autograde.given.release_gate` whether 01_network is due.
+    """
+    from autograde import given
+
     api = ws.api()
     names = assignments or list(course.assignments(ws.source))
     unknown = sorted(set(names) - set(course.assignments(ws.source)))
@@ -130,7 +137,12 @@ def release(ws: Workspace, assignments: list[str] | None = None) -> list[Path]:
         result = api.generate_assignment(name, force=True)
         if not result.get("success"):
             raise RuntimeError(f"nbgrader could not generate {name}:\n{result.get('error') or result.get('log')}")
-        written.extend(sorted(ws.path("release", name).glob("*.ipynb")))
+        folder = ws.path("release", name)
+        if given.gets_given(name, ws.source):
+            (folder / "given").mkdir(exist_ok=True)
+            for path in given.files():
+                shutil.copyfile(path, folder / "given" / path.name)
+        written.extend(sorted(folder.glob("*.ipynb")))
     return written
 
 
@@ -141,23 +153,27 @@ def scratch_workspace(source: Path | None = None) -> Iterator[Workspace]:
         yield Workspace(root=Path(tmp), source=source or course.SOURCE)
 
 
-def student_copy(dest: Path, source: Path | None = None) -> tuple[list[Path], list[Path]]:
+def student_copy(dest: Path, source: Path | None = None, released: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
     """Put the student copy of every notebook under ``dest``; never overwrite a learner's file.
 
     Returns (written, kept): the new files, and the existing ones left as they were. ``dest`` also
     gets JupyterLab's default interface language for the edition (see autograde/lab_language.py).
+    ``released``: notebooks already released from ``source`` (else a scratch workspace releases them).
     """
     from autograde import lab_language
 
+    langs = {nb.lang for nb in course.notebooks(source or course.SOURCE)}
+    lab_language.write_default(Path(dest), langs.pop() if len(langs) == 1 else "en")
+    if released is None:
+        with scratch_workspace(source) as ws:
+            return student_copy(dest, source, release(ws))
     written, kept = [], []
-    with scratch_workspace(source) as ws:
-        lab_language.write_default(Path(dest), ws.lang)
-        for nb in release(ws):
-            target = Path(dest) / nb.parent.name / nb.name
-            if target.exists():
-                kept.append(target)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(nb, target)
-            written.append(target)
+    for nb in released:
+        target = Path(dest) / nb.parent.name / nb.name
+        if target.exists():
+            kept.append(target)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb, target)
+        written.append(target)
     return written, kept

@@ -1,7 +1,8 @@
 """Notebook 2's picture: each loss against the error it measures, with its gradient.
 
-The values come from ``solutions.losses`` (the functions the notebook's exercises ask for) and
-the gradients from autograd through them, one point at a time.
+The values come from PyTorch's own losses (``torch.nn.functional``, which the notebook's
+exercises rebuild and its tests compare against) and the gradients from autograd through them,
+one point at a time.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from collections.abc import Callable
 
 import torch
 from matplotlib.figure import Figure
+from torch.nn.functional import cross_entropy, l1_loss, mse_loss
 
 from explore.text import korean_figures, plot_text
-from solutions.losses import cross_entropy, l1_loss, mse_loss
 
 
 def regression_curve(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],

@@ -2,7 +2,8 @@
 
 The set-up is the notebook's: notebook 1's ``Net`` seeded with 0, one random 1x32x32 image and
 a random target (drawn right after the network, as the notebook does), MSE loss, plain SGD.
-The steps are ``solutions.update.train_steps``, the function the notebook's exercise asks for.
+Each step is the one the notebook's ``train_steps`` test spells out (zero the gradients, forward,
+loss, backward, ``optimizer.step()``); the network is the given ``Net`` (``given.network``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import torch.optim as optim
 from matplotlib.figure import Figure
 
 from explore.text import korean_figures, plot_text, say
-from solutions.network import Net
-from solutions.update import train_steps
+from given.network import Net
 
 STEPS = 20
 SLOW = 0.2  # a rate that lowers the loss by less than this fraction in STEPS steps is slow
@@ -86,7 +86,11 @@ def run_lr(lr: float, steps: int = STEPS, seed: int = 0) -> Run:
             for _ in range(steps):
                 # One step at a time, so that a run stops at its first inf or nan: nothing is learned after
                 # it, and arithmetic on inf and nan is slow.
-                losses += train_steps(net, image, target, nn.MSELoss(), optimizer, 1)
+                optimizer.zero_grad()
+                loss = nn.MSELoss()(net(image), target)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
                 if not math.isfinite(losses[-1]):
                     break
     finally:

@@ -1,8 +1,9 @@
 """Notebook 5's dimension explorer: every shape through the course's network, and where it breaks.
 
 The network is notebook 1's ``Net``: conv1 -> ReLU -> pool -> conv2 -> ReLU -> pool -> flatten
--> fc1 -> fc2 -> fc3, with fc1 built for 16 * 6 * 6 = 576 features. The sizes come from
-``solutions.shapes``, the formulas the notebook's exercises ask for.
+-> fc1 -> fc2 -> fc3, with fc1 built for 16 * 6 * 6 = 576 features. The sizes come from PyTorch
+itself (the layers run on shape-only "meta" tensors); where a layer collapses the map, PyTorch
+refuses, and the size shown is the notebook's floor (or ceiling) formula.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+import torch
+import torch.nn.functional as F
+
 from explore.text import say
-from solutions.shapes import conv2d_output_size, pool2d_output_size
 
 CHANNELS = (1, 6, 16)  # input, conv1 and conv2 channels of the course's network
 FC1_IN = 16 * 6 * 6  # the features the fc1 of the course's network was built for
@@ -106,8 +109,8 @@ def trace_net(
         c_in, c_out = CHANNELS[i - 1], CHANNELS[i]
         for name, layer, out, window, extra in (
             (f"conv{i}", conv_text.format(c_in=c_in, c_out=c_out) + " + ReLU",
-             lambda n: conv2d_output_size(n, kernel_size, stride, padding), kernel_size, padding),
-            (f"pool{i}", pool_text, lambda n: pool2d_output_size(n, pool_size, pool_stride, 0, ceil_mode), pool_size, 0),
+             lambda n: _conv_size(n, kernel_size, stride, padding), kernel_size, padding),
+            (f"pool{i}", pool_text, lambda n: _pool_size(n, pool_size, pool_stride, ceil_mode), pool_size, 0),
         ):
             new = out(n)
             if new < 1:
@@ -130,6 +133,24 @@ def trace_net(
     )
     torch_says = f"mat1 and mat2 shapes cannot be multiplied (1x{flat} and {FC1_IN}x{FC_OUT[0]})"
     return ShapeTrace(tuple(steps + _linear_steps(fits=False, note=True)), tuple(sizes), flat, problem, "fc1", torch_says)
+
+
+def _conv_size(n: int, kernel_size: int, stride: int, padding: int) -> int:
+    """The side length a Conv2d gives a n x n map, as PyTorch computes it (the formula where it refuses)."""
+    image, kernel = torch.empty(1, 1, n, n, device="meta"), torch.empty(1, 1, kernel_size, kernel_size, device="meta")
+    try:
+        return F.conv2d(image, kernel, stride=stride, padding=padding).shape[-1]
+    except RuntimeError:
+        return (n + 2 * padding - kernel_size) // stride + 1
+
+
+def _pool_size(n: int, window: int, stride: int | None, ceil_mode: bool) -> int:
+    """The side length max_pool2d gives a n x n map, as PyTorch computes it (the formula where it refuses)."""
+    stride = window if stride is None else stride
+    try:
+        return F.max_pool2d(torch.empty(1, 1, n, n, device="meta"), window, stride, ceil_mode=ceil_mode).shape[-1]
+    except RuntimeError:
+        return (-(-(n - window) // stride) if ceil_mode else (n - window) // stride) + 1
 
 
 def _linear_steps(fits: bool, note: bool = False) -> list[Step]:

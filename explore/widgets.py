@@ -40,7 +40,7 @@ def png(fig: Figure) -> bytes:
 
 
 def shape_explorer() -> Explorer:
-    """Sliders for the conv and pool settings, and the seed's network's shapes under them."""
+    """Sliders for the conv and pool settings, and the shapes of the course's network under them."""
     style = {"description_width": "8em"}
     controls = {
         "size": widgets.IntSlider(32, min=4, max=64, description=say("input size", "입력 크기"), style=style),

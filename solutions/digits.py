@@ -1,4 +1,4 @@
-"""Notebook 6: training the seed's network on real handwritten digits."""
+"""Notebook 6: training the course's network on real handwritten digits."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device) -> floa
 
 # -- not an exercise: the notebook's whole run, for tests/test_digits.py and bench_digits ---
 def train_reference(epochs: int = EPOCHS, device: torch.device | str | None = None) -> dict[str, Any]:
-    """Load the digits, split, train the seed's Net and evaluate it, exactly as notebook 6 does.
+    """Load the digits, split, train the course's Net and evaluate it, exactly as notebook 6 does.
 
     Returns the per-epoch ``losses`` and ``accuracies`` (on the test set), the final
     ``accuracy``, the training ``seconds``, the ``model`` and the dataset sizes.

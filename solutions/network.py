@@ -16,7 +16,7 @@ def num_flat_features(x: torch.Tensor) -> int:
 
 
 class Net(nn.Module):
-    """The seed's CNN: two 3x3 convolutions with max pooling, then three linear layers."""
+    """The course's CNN: two 3x3 convolutions with max pooling, then three linear layers."""
 
     def __init__(self):
         super().__init__()

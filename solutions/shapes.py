@@ -51,7 +51,7 @@ def trace_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[s
 
 
 class Net28(nn.Module):
-    """The seed's network, adapted to a 1x28x28 input: only fc1 changes (16*5*5 = 400 inputs)."""
+    """The course's network, adapted to a 1x28x28 input: only fc1 changes (16*5*5 = 400 inputs)."""
 
     def __init__(self):
         super().__init__()

@@ -44,7 +44,7 @@ def graded(tmp_path_factory):
     nbformat.write(answered(copies["en"]), inbox / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     course_dir = tmp / "course"
     steps = {
-        "release": run("--course-dir", course_dir, "release", ASSIGNMENT),
+        "release": run("--course-dir", course_dir, "release", "--before-due", ASSIGNMENT),
         "collect": run("--course-dir", course_dir, "collect", inbox),
         "grade": run("--course-dir", course_dir, "grade", "--no-progress"),
         "feedback": run("--course-dir", course_dir, "feedback", "--no-progress"),

@@ -57,7 +57,7 @@ def submit(config: Config) -> None:
 def published_once(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("exchange")
     course_dir, exchange_dir = tmp / "course", tmp / "exchange"
-    released = run("--course-dir", course_dir, "--exchange-dir", exchange_dir, "release", "--publish", ASSIGNMENT)
+    released = run("--course-dir", course_dir, "--exchange-dir", exchange_dir, "release", "--publish", "--before-due", ASSIGNMENT)
     assert released.rc == 0, released.out + released.err
     return {"course_dir": course_dir, "exchange_dir": exchange_dir, "out": released.out}
 
@@ -119,7 +119,7 @@ def test_does_a_bad_file_in_the_exchange_stop_the_whole_collection(published):
 
 def test_does_publishing_again_replace_the_students_copy(published):
     again = run("--course-dir", published["course_dir"], "--exchange-dir", published["exchange_dir"],
-                "release", "--publish", ASSIGNMENT)
+                "release", "--publish", "--before-due", ASSIGNMENT)
     assert again.rc == 0, again.err
     outbound = exchange.outbound(Workspace(root=published["course_dir"], exchange=published["exchange_dir"]))
     assert (outbound / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes() == (

@@ -52,7 +52,7 @@ def graded(tmp_path_factory) -> SimpleNamespace:
     """A course folder with 02_losses released, two students collected and graded, and exported."""
     tmp = tmp_path_factory.mktemp("formgrader")
     course_dir = tmp / "course"
-    assert run("--course-dir", course_dir, "release", ASSIGNMENT).rc == 0
+    assert run("--course-dir", course_dir, "release", "--before-due", ASSIGNMENT).rc == 0
     inbox = tmp / "inbox"
     for student, replace in {"reference": None, "one_wrong": WRONG}.items():
         target = inbox / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"

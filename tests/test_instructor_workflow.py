@@ -27,6 +27,7 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
+from secrets_scan import leaks
 
 from autograde import collect, course
 from autograde.cli import main
@@ -130,7 +131,7 @@ def graded(tmp_path_factory) -> SimpleNamespace:
     tmp = tmp_path_factory.mktemp("instructor")
     course_dir = tmp / "course"
     steps = SimpleNamespace(course_dir=course_dir)
-    steps.release = run("--course-dir", course_dir, "release", *E2E)
+    steps.release = run("--course-dir", course_dir, "release", "--before-due", *E2E)
     released = course_dir / "release"
 
     # nbgrader layout (reference) and one folder per student (blank, partial), plus clutter
@@ -272,6 +273,20 @@ def test_does_the_feedback_keep_the_hidden_tests_secret(graded):
 
 
 @pytest.mark.slow
+def test_does_the_feedback_hold_no_hidden_test_source_and_no_reference_code_but_the_learners_own(graded):
+    """Feedback goes back to students: not one line of autograde/hidden.py, and no reference code but
+    what that learner handed in for that notebook (the test students hand in the references)."""
+    assert graded.feedback_html
+    for name, text in graded.feedback_html.items():
+        student, assignment = name.split("/")[:2]
+        own = () if student == "blank" else tuple(
+            f"{course.assignments()[assignment][0].reference}.{e.name}" for e in course.assignments()[assignment][0].exercises)
+        assert leaks(text, skip=own, lines=True) == [], name
+    # The scan finds what is there: the reference student's 01_network feedback holds their (reference) Net.
+    assert "solutions.network.Net#0" in leaks(graded.feedback_html["reference/01_network/01_network.html"])
+
+
+@pytest.mark.slow
 def test_does_show_hidden_reveal_the_hidden_tests(graded):
     assert "hidden.check" in graded.shown_html
     assert "✗ mse_loss" in graded.shown_html
@@ -291,7 +306,7 @@ def test_are_submitted_files_never_modified(graded):
 @pytest.mark.slow
 def test_does_every_assignment_give_the_reference_full_marks(tmp_path):
     course_dir = tmp_path / "course"
-    assert run("--course-dir", course_dir, "release").rc == 0
+    assert run("--course-dir", course_dir, "release", "--before-due").rc == 0
     inbox = tmp_path / "inbox"
     for assignment in course.assignments():
         target = inbox / "reference" / assignment / f"{assignment}.ipynb"

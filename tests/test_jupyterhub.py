@@ -79,7 +79,8 @@ def hub(tmp_path_factory):
         no_browser(f"no configurable-http-proxy at {PROXY} (npm install --prefix .hub configurable-http-proxy)")
     tmp = tmp_path_factory.mktemp("hub")
     course_dir, exchange_dir = tmp / "course", tmp / "exchange"
-    published = run("--course-dir", course_dir, "--exchange-dir", exchange_dir, "release", "--publish", ASSIGNMENT)
+    published = run("--course-dir", course_dir, "--exchange-dir", exchange_dir, "release", "--publish", "--before-due",
+                    ASSIGNMENT)
     assert published.rc == 0, published.out + published.err
     # What the hub's image holds for every user (/etc/jupyter/nbgrader_config.py): the exchange and the course.
     student_config = tmp / "student-config"

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from secrets_scan import files_leaking
 
 from autograde.course import REPO
 
@@ -89,13 +90,24 @@ def test_does_binder_postbuild_set_up_a_fresh_student_environment(tmp_path):
     shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns(".venv", ".git", "course", "student", "__pycache__"))
     home, config = tmp_path / "home", tmp_path / "home" / ".jupyter"
     env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(config), "SKIP_PIP_INSTALL": "1",
-           "COURSE_JUPYTER_CONFIG": str(config), "JUPYTER_PREFER_ENV_PATH": "0",
+           "COURSE_JUPYTER_CONFIG": str(config), "JUPYTER_PREFER_ENV_PATH": "0", "REPO_DIR": str(repo),
            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COURSE_SOURCE": str(repo / "notebooks")}
     home.mkdir()
+    (repo / ".git").mkdir()  # Binder's copy has the history, which holds the solutions too
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     done = subprocess.run(["bash", "binder/postBuild"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     released = sorted((repo / "student").glob("*/*.ipynb"))
     assert len(released) >= 5 and all("BEGIN SOLUTION" not in p.read_text() for p in released)
+    assert len(sorted((repo / "student" / "ko").glob("*/*.ipynb"))) == len(released)
+
+    # The image keeps the student copies, the runtime and the Binder files: no solutions, no hidden
+    # tests, no instructor tools, no history; no file anywhere holds reference code but the given Net.
+    assert sorted(p.name for p in repo.iterdir()) == ["binder", "student"]
+    kept = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()}
+    assert not [name for name in kept if "solutions" in name or "hidden" in name or name.endswith("grading.py")]
+    assert "student/.runtime/autograde/checks.py" in kept and "student/.runtime/given/network.py" in kept
+    assert files_leaking(repo, skip=("solutions.network.Net",)) == {}
 
     page_config = json.loads((config / "labconfig" / "page_config.json").read_text())
     disabled = page_config["disabledExtensions"]

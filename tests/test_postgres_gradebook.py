@@ -32,7 +32,7 @@ def both(tmp_path_factory, postgres_url) -> SimpleNamespace:
     tmp = tmp_path_factory.mktemp("postgres-gradebook")
     course_dir = tmp / "course"
     steps = SimpleNamespace(course_dir=course_dir, url=postgres_url)
-    steps.release = run("--course-dir", course_dir, "release", ASSIGNMENT)
+    steps.release = run("--course-dir", course_dir, "release", "--before-due", ASSIGNMENT)
     released = course_dir / "release"
     inbox = tmp / "inbox"
     inbox.mkdir()
