@@ -56,10 +56,11 @@ SHORT_TENSOR = 12  # elements: a tensor with more is described, not printed
 AROUND = 5  # values shown around the largest difference of two large tensors
 
 
-def short(value: Any, limit: int = 300) -> str:
+def short(value: Any, limit: int = 300, lang: str = "en") -> str:
     """A short, readable rendering of a value for a message."""
     if isinstance(value, torch.Tensor):
-        text = f"tensor of shape {tuple(value.shape)}" if value.numel() > SHORT_TENSOR else repr(value)
+        big = value.numel() > SHORT_TENSOR
+        text = messages.text(lang, "big_tensor", shape=tuple(value.shape)) if big else repr(value)
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -96,9 +97,11 @@ class Checker:
         Two tensors of which one is too large to print are described by ``tensor_difference``:
         their shapes and dtypes where those differ, else the largest difference and the values
         around it. Its extra line goes under ``got``, so the message keeps the labels of ``failure``.
+        ``what`` and a text ``expected`` or ``got`` are labels the code wrote in English: they
+        are shown in the learner's language (:func:`autograde.messages.label`).
         """
-        expected_text = expected if isinstance(expected, str) else short(expected)
-        got_text = got if isinstance(got, str) else short(got)
+        expected_text = messages.label(self.lang, expected) if isinstance(expected, str) else self._short(expected)
+        got_text = messages.label(self.lang, got) if isinstance(got, str) else self._short(got)
         if type(expected) in TENSOR_TYPES and type(got) in TENSOR_TYPES and (
                 expected.numel() > SHORT_TENSOR or got.numel() > SHORT_TENSOR):
             described = tensor_difference(self.lang, expected, got)
@@ -108,7 +111,7 @@ class Checker:
         text = messages.failure(
             self.lang,
             exercise=self.exercise,
-            what=what,
+            what=messages.label(self.lang, what),
             expected=expected_text,
             got=got_text,
             hint=messages.hint(self.lang, self.exercise, hint),
@@ -117,6 +120,9 @@ class Checker:
 
     def ok(self) -> None:
         self.passed += 1
+
+    def _short(self, value: Any) -> str:
+        return short(value, lang=self.lang)
 
     # -- running learner code ---------------------------------------------------------
     def call(
@@ -142,7 +148,7 @@ class Checker:
             what = what or call_text.describe(self.lang, fn, args, kwargs)
             self.fail(what, messages.text(self.lang, "a_result"), "NotImplementedError", "not_implemented")
         except Exception as error:  # noqa: BLE001 - any learner error becomes feedback
-            what = what or call_text.describe(self.lang, fn, args, kwargs)
+            what = messages.label(self.lang, what) if what else call_text.describe(self.lang, fn, args, kwargs)
             hint = error_hint(error, error_hints or {})
             raise CheckFailed(self.exercise, call_text.raised(self.lang, self.exercise, what, error, hint)) from None
         self.warned.extend(w for w in caught if w not in self.warned)
@@ -176,7 +182,7 @@ class Checker:
     def kind(self, got: Any, *types: type, what: str = "", hint: str | None = None) -> None:
         """Check that ``got`` is exactly one of ``types`` (a subclass is refused; bool is no int)."""
         if type(got) not in types:
-            self.fail(what, " or ".join(t.__name__ for t in types), self._kind_of(got), hint)
+            self.fail(what, messages.text(self.lang, "or").join(t.__name__ for t in types), self._kind_of(got), hint)
         self.ok()
 
     def pair(self, got: Any, what: str = "", hint: str | None = None) -> None:
@@ -235,7 +241,7 @@ class Checker:
     def _kind_of(self, got: Any) -> str:
         """What came back, said without calling anything the value's own class defines."""
         if plain(got):
-            return short(got)
+            return self._short(got)
         return messages.text(self.lang, "object_of", kind=type(got).__name__)
 
     def raises(
@@ -252,7 +258,7 @@ class Checker:
             self.fail(what, error.__name__, "NotImplementedError", "not_implemented")
         except Exception as other:  # noqa: BLE001
             self.fail(what, error.__name__, f"{type(other).__name__}: {other}", hint)
-        self.fail(what, error.__name__, messages.text(self.lang, "returned", value=short(result)), hint)
+        self.fail(what, error.__name__, messages.text(self.lang, "returned", value=self._short(result)), hint)
 
     def true(self, condition: bool, what: str, expected: str, got: Any, hint: str | None = None) -> None:
         """Check a condition that has no single expected value: a bool, or a one-element bool tensor."""

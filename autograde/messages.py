@@ -8,6 +8,7 @@ notebook's metadata) or, inside JupyterLab, the notebook path in ``JPY_SESSION_N
 from __future__ import annotations
 
 import os
+import re
 from pathlib import PurePath
 
 LANGUAGES = ("en", "ko")
@@ -32,17 +33,17 @@ TEXTS: dict[str, dict[str, str]] = {
     # A call of learner code that raised: the call, the learner's line, the hint (autograde/call_text.py).
     "calling": {"en": "calling {call}", "ko": "{call} 호출"},
     "calling_with": {"en": "calling {call} with {args}", "ko": "{call} 호출({args})"},
-    "arg_shape": {"en": "{name} of shape {shape}", "ko": "{name}: shape {shape}"},
-    "arg_type": {"en": "{name} of type {kind}", "ko": "{name}: {kind}"},
+    "arg_shape": {"en": "{name} of shape {shape}", "ko": "{name}: 모양 {shape}"},
+    "arg_type": {"en": "{name} of type {kind}", "ko": "{name}: 타입 {kind}"},
     "raised_failure": {
         "en": "✗ {exercise}: {what} raised {error}\n{where}    hint:     {hint}",
         "ko": "✗ {exercise}: {what} 중 오류: {error}\n{where}    힌트:      {hint}",
     },
     "learner_line": {"en": "    in your cell, line {line}: {code}\n", "ko": "    여러분의 셀 {line}번째 줄: {code}\n"},
-    "a_result": {"en": "a result", "ko": "결과 값"},
-    "returned": {"en": "no error; it returned {value}", "ko": "오류 없이 {value}을(를) 반환함"},
-    "shape": {"en": "a tensor of shape {shape}", "ko": "shape이 {shape}인 Tensor"},
-    "dtype": {"en": "a tensor of dtype {dtype}", "ko": "dtype이 {dtype}인 Tensor"},
+    "a_result": {"en": "a result", "ko": "오류 없이 반환된 값"},
+    "returned": {"en": "no error; it returned {value}", "ko": "오류 없음, 반환한 값: {value}"},
+    "shape": {"en": "a tensor of shape {shape}", "ko": "모양이 {shape}인 텐서"},
+    "dtype": {"en": "a tensor of dtype {dtype}", "ko": "자료형이 {dtype}인 텐서"},
     "a_pair": {"en": "a tuple or list of two items", "ko": "항목이 두 개인 튜플이나 리스트"},
     "object_of": {"en": "an object of type {kind}", "ko": "{kind} 타입의 객체"},
     # What the grader writes into a cell it stopped, skipped or scored zero (see autograde/kernel.py).
@@ -77,7 +78,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "실행하지 않음: 제출물 하나에 허용된 실행 시간(벽시계) {seconds}초가 지났습니다",
     },
     "grading_why_hidden": {"en": "it ended in an error that showed no traceback",
-                           "ko": "오류로 끝났지만 traceback이 보이지 않았습니다"},
+                           "ko": "오류로 끝났지만 트레이스백이 보이지 않았습니다"},
     "grading_why_not_run": {"en": "it did not run", "ko": "실행되지 않았습니다"},
     "grading_why_no_observations": {"en": "its hidden tests reported no observations",
                                     "ko": "숨은 테스트가 관찰 결과를 보고하지 않았습니다"},
@@ -104,13 +105,19 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "grading_tampered": {
         "en": "the code changed what the tests rely on ({what})",
-        "ko": "코드가 테스트가 의존하는 것을 바꿨습니다({what})",
+        "ko": "코드가 테스트에 쓰이는 것을 건드렸습니다({what})",
     },
     "grading_static": {
         "en": "the code {what}",
-        "ko": "코드가 다음을 합니다: {what}",
+        "ko": "코드에서 찾은 것: {what}",
     },
+    # Words the checks put between values (autograde/checks.py).
+    "or": {"en": " or ", "ko": " 또는 "},
+    "big_tensor": {"en": "tensor of shape {shape}", "ko": "모양이 {shape}인 텐서"},
 }
+
+# Placeholders whose values are English labels written by code (tampering reasons), translated with label().
+LABELLED: dict[str, tuple[str, ...]] = {"grading_tampered": ("what",), "grading_static": ("what",)}
 
 GENERIC_HINTS: dict[str, dict[str, str]] = {
     "not_implemented": {
@@ -122,13 +129,13 @@ GENERIC_HINTS: dict[str, dict[str, str]] = {
     "raised": {
         "en": "Your code raised this error on the input above. Call it the same way in a new cell to see "
         "the whole traceback.",
-        "ko": "위 입력에서 코드가 이 오류를 냈습니다. 새 셀에서 같은 방법으로 호출해 보면 traceback 전체를 볼 수 "
+        "ko": "위 입력에서 코드가 이 오류를 냈습니다. 새 셀에서 같은 방법으로 호출해 보면 트레이스백 전체를 볼 수 "
         "있습니다.",
     },
     "not_finite": {
         "en": "The result holds inf or nan. Large inputs overflow exp(); subtract the largest value first "
         "(torch.logsumexp does this).",
-        "ko": "결과에 inf나 nan이 있습니다. 큰 입력에서 exp()가 넘칩니다. 가장 큰 값을 먼저 빼세요"
+        "ko": "결과에 inf나 nan이 있습니다. 큰 입력에서는 exp()에서 오버플로가 일어납니다. 가장 큰 값을 먼저 빼세요"
         "(torch.logsumexp가 그렇게 합니다).",
     },
     "compare_reference": {
@@ -153,20 +160,20 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
         "fc1_in": _h("fc1 receives 16 maps of 6x6 per image: nn.Linear(16 * 6 * 6, 120).",
                      "fc1에는 이미지마다 6x6 맵 16개가 들어옵니다: nn.Linear(16 * 6 * 6, 120)."),
         "forward_shape": _h("forward must return [batch, 10]: flatten with torch.flatten(x, 1) and end with fc3, no ReLU.",
-                            "forward는 [batch, 10]을 반환해야 합니다. torch.flatten(x, 1)로 평탄화하고 "
+                            "forward()는 [배치, 10] 모양의 텐서를 반환해야 합니다. torch.flatten(x, 1)로 평탄화하고 "
                             "ReLU 없이 fc3로 끝내세요."),
         "final_relu": _h("The network returns raw scores (logits), which may be negative: no ReLU after fc3.",
                          "신경망은 음수일 수도 있는 원시 점수(logit)를 반환합니다. fc3 뒤에는 ReLU를 두지 마세요."),
     },
     "parameter_shapes": {
         "out_in": _h("Use module.named_parameters() and tuple(p.shape); weights are [out, in, ...].",
-                     "module.named_parameters()와 tuple(p.shape)를 쓰세요. 가중치는 [out, in, ...] 순서입니다."),
+                     "module.named_parameters()와 tuple(p.shape)를 쓰세요. 가중치의 모양은 [출력, 입력, ...] 순서입니다."),
         "named": _h("Include every parameter that named_parameters() yields, weights and biases.",
                     "named_parameters()가 내놓는 모든 매개변수(가중치와 편향)를 넣으세요."),
     },
     "count_parameters": {
         "numel": _h("Add up p.numel() over the parameters: values, not tensors.",
-                    "매개변수마다 p.numel()을 더하세요. Tensor 개수가 아니라 값의 개수입니다."),
+                    "매개변수마다 p.numel()을 더하세요. 텐서 개수가 아니라 값의 개수입니다."),
         "requires_grad": _h("Count only parameters with p.requires_grad: frozen ones are not learnable.",
                             "p.requires_grad인 매개변수만 세세요. 고정된 것은 학습되지 않습니다."),
     },
@@ -177,7 +184,7 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                           "먼저 output.shape와 target.shape를 비교하고, 다르면 ValueError를 일으키세요."),
         "graph": _h("Compute the loss with tensor operations on output and target; .item() or torch.tensor(...) "
                     "cuts it off from the graph, and loss.backward() can no longer reach the network.",
-                    "output과 target에 Tensor 연산을 써서 손실을 계산하세요. .item()이나 torch.tensor(...)를 쓰면 "
+                    "output과 target에 텐서 연산을 써서 손실을 계산하세요. .item()이나 torch.tensor(...)를 쓰면 "
                     "그래프에서 끊겨 loss.backward()가 신경망까지 닿지 못합니다."),
     },
     "l1_loss": {
@@ -187,13 +194,13 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                           "먼저 output.shape와 target.shape를 비교하고, 다르면 ValueError를 일으키세요."),
         "graph": _h("Compute the loss with tensor operations on output and target; .item() or torch.tensor(...) "
                     "cuts it off from the graph, and loss.backward() can no longer reach the network.",
-                    "output과 target에 Tensor 연산을 써서 손실을 계산하세요. .item()이나 torch.tensor(...)를 쓰면 "
+                    "output과 target에 텐서 연산을 써서 손실을 계산하세요. .item()이나 torch.tensor(...)를 쓰면 "
                     "그래프에서 끊겨 loss.backward()가 신경망까지 닿지 못합니다."),
     },
     "cross_entropy": {
         "log_softmax": _h("log p = logits - torch.logsumexp(logits, dim=1, keepdim=True); average -log p at each label.",
-                          "log p = logits - torch.logsumexp(logits, dim=1, keepdim=True). 각 정답 위치의 "
-                          "-log p를 평균 내세요."),
+                          "`log p = logits - torch.logsumexp(logits, dim=1, keepdim=True)`. 각 레이블 위치의 "
+                          "`-log p`를 평균 내세요."),
         "shape_check": _h("logits must be [N, C] and labels [N]; raise ValueError otherwise.",
                           "logits는 [N, C], labels는 [N]이어야 합니다. 아니면 ValueError를 일으키세요."),
     },
@@ -202,16 +209,16 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                           "tensor.grad_fn에서 시작하세요. 다음 노드는 node.next_functions[0][0]입니다."),
         "depth": _h("Stop once the list holds depth names.", "이름이 depth개 모이면 멈추세요."),
         "leaf": _h("A leaf tensor has grad_fn None: return an empty list.",
-                   "말단(leaf) Tensor는 grad_fn이 None입니다. 빈 리스트를 반환하세요."),
+                   "말단(leaf) 텐서는 grad_fn이 None입니다. 빈 리스트를 반환하세요."),
     },
     "linear_mse_grads": {
         "pair": _h("Return a tuple (grad_w, grad_b).", "(grad_w, grad_b) 튜플을 반환하세요."),
         "chain_rule": _h("delta = 2 * (x @ w.T + b - y) / number of elements; grad_w = delta.T @ x; grad_b = delta.sum(0).",
-                         "delta = 2 * (x @ w.T + b - y) / 원소 개수; grad_w = delta.T @ x; grad_b = delta.sum(0)."),
+                         "`delta = 2 * (x @ w.T + b - y) / 원소 개수`; `grad_w = delta.T @ x`; `grad_b = delta.sum(0)`."),
     },
     "fresh_gradients": {
         "names": _h("Return a dict {name: p.grad.clone()} over model.named_parameters().",
-                    "model.named_parameters()로 {이름: p.grad.clone()} dict를 반환하세요."),
+                    "model.named_parameters()로 {이름: p.grad.clone()} 딕셔너리를 반환하세요."),
         "accumulate": _h("backward() adds to .grad: call model.zero_grad() before it.",
                          "backward()는 .grad에 더합니다. 그 전에 model.zero_grad()를 호출하세요."),
         "clone": _h("Return copies, p.grad.clone(): p.grad itself belongs to the model and changes with the next "
@@ -220,12 +227,12 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
     },
     "sgd_step": {
         "in_place": _h("Update each tensor in place, p -= lr * p.grad; p = p - ... only rebinds a name.",
-                       "각 Tensor를 제자리에서 바꾸세요: p -= lr * p.grad. p = p - ...는 이름만 다시 묶습니다."),
+                       "각 텐서를 제자리에서 바꾸세요: `p -= lr * p.grad`. `p = p - ...`는 이름만 다시 묶습니다."),
         "no_grad": _h("Do the update inside `with torch.no_grad():` so autograd does not record it.",
                       "autograd가 기록하지 않도록 `with torch.no_grad():` 안에서 갱신하세요."),
         "none_grad": _h("A parameter that took no part in the loss has p.grad None: skip it (if p.grad is not None).",
                         "손실 계산에 쓰이지 않은 매개변수는 p.grad가 None입니다. 그런 매개변수는 건너뛰세요"
-                        "(if p.grad is not None)."),
+                        "(`if p.grad is not None`)."),
     },
     "train_steps": {
         "floats": _h("Append loss.item() each step and return the list.",
@@ -235,18 +242,18 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
     },
     "conv2d_output_size": {
         "floor": _h("(n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1",
-                    "(n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1"),
+                    "`(n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1`"),
         "padding": _h("Padding adds `padding` on both sides: n + 2 * padding.",
                       "패딩은 양쪽에 더해집니다: n + 2 * padding."),
         "dilation": _h("A dilated kernel spans dilation * (kernel_size - 1) + 1 pixels.",
-                       "팽창(dilation)된 커널은 dilation * (kernel_size - 1) + 1 픽셀에 걸칩니다."),
+                       "팽창(dilation)된 커널은 `dilation * (kernel_size - 1) + 1` 픽셀에 걸칩니다."),
         "int": _h("A size is a whole number: use floor division //, not /, and return an int.",
                   "크기는 정수입니다. /가 아니라 몫 나눗셈 //를 쓰고 int를 반환하세요."),
     },
     "pool2d_output_size": {
-        "stride_default": _h("stride=None means stride = kernel_size.", "stride=None이면 stride = kernel_size입니다."),
+        "stride_default": _h("stride=None means stride = kernel_size.", "`stride=None`이면 `stride = kernel_size`입니다."),
         "floor": _h("Without ceil_mode: (n + 2 * padding - kernel_size) // stride + 1.",
-                    "ceil_mode가 아니면: (n + 2 * padding - kernel_size) // stride + 1."),
+                    "ceil_mode가 아니면 `(n + 2 * padding - kernel_size) // stride + 1`입니다."),
         "ceil": _h("With ceil_mode, round up; then drop a last window that starts at or past n + padding.",
                    "ceil_mode면 올림하고, n + padding 이후에서 시작하는 마지막 창은 버리세요."),
     },
@@ -254,7 +261,7 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
         "leaf_hooks": _h("Hook every module in named_modules() that has no children, and record tuple(output.shape).",
                          "named_modules()에서 자식이 없는 모듈마다 hook을 걸고 tuple(output.shape)를 기록하세요."),
         "remove_hooks": _h("Keep each handle from register_forward_hook and call handle.remove() in a finally block.",
-                           "register_forward_hook이 돌려준 handle을 모아 finally 블록에서 handle.remove()를 "
+                           "register_forward_hook이 돌려준 핸들을 모아 `finally` 블록에서 handle.remove()를 "
                            "호출하세요."),
     },
     "Net28": {
@@ -263,7 +270,7 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
     },
     "make_digit_tensors": {
         "pair": _h("Return a tuple (x, y): the images tensor first, then the labels.",
-                   "(x, y) 튜플을 반환하세요. 이미지 Tensor가 먼저, 레이블이 다음입니다."),
+                   "(x, y) 튜플을 반환하세요. 이미지 텐서가 먼저, 레이블이 다음입니다."),
         "dtypes": _h("x must be float32 (torch.as_tensor(images, dtype=torch.float32)); y must be int64 "
                      "(dtype=torch.long), the type CrossEntropyLoss expects for class labels.",
                      "x는 float32(torch.as_tensor(images, dtype=torch.float32)), y는 int64(dtype=torch.long)"
@@ -282,18 +289,18 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
     },
     "train_one_epoch": {
         "float": _h("Return a Python float: add up loss.item() values, not loss tensors.",
-                    "Python float를 반환하세요. loss Tensor가 아니라 loss.item() 값을 더하세요."),
+                    "Python float를 반환하세요. 손실 텐서가 아니라 loss.item() 값을 더하세요."),
         "train_mode": _h("Call model.train() first: evaluate() may leave the model in eval mode, and layers such as "
                          "dropout behave differently there.",
-                         "먼저 model.train()을 호출하세요. evaluate()가 모델을 eval 모드로 두고 갈 수 있고, dropout "
-                         "같은 층은 그 모드에서 다르게 동작합니다."),
+                         "먼저 model.train()을 호출하세요. evaluate()가 모델을 평가 모드로 바꿔 놓았을 수 있고, "
+                         "드롭아웃 같은 계층은 그 모드에서 다르게 동작합니다."),
         "device": _h("Move each batch to the device before using it: x, y = x.to(device), y.to(device).",
                      "배치를 쓰기 전에 장치로 옮기세요: x, y = x.to(device), y.to(device)."),
         "step": _h("For each batch: x, y = x.to(device), y.to(device); optimizer.zero_grad(); "
                    "loss = criterion(model(x), y); loss.backward(); optimizer.step(). Use the criterion passed in.",
-                   "배치마다: x, y = x.to(device), y.to(device); optimizer.zero_grad(); "
-                   "loss = criterion(model(x), y); loss.backward(); optimizer.step(). 인자로 받은 criterion을 "
-                   "쓰세요."),
+                   "배치마다 `x, y = x.to(device), y.to(device); optimizer.zero_grad(); "
+                   "loss = criterion(model(x), y); loss.backward(); optimizer.step()`을 실행하세요. 인자로 받은 "
+                   "criterion을 쓰세요."),
         "weighted": _h("The mean per sample: add loss.item() * len(y) for each batch, then divide by the number "
                        "of samples (the last batch may be smaller).",
                        "샘플당 평균입니다. 배치마다 loss.item() * len(y)를 더한 뒤 전체 샘플 수로 나누세요"
@@ -309,9 +316,9 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
                     "모든 배치에서 맞힌 예측 (model(x).argmax(dim=1) == y).sum()을 센 뒤, 배치 수가 아니라 "
                     "전체 샘플 수로 나누세요."),
         "eval": _h("Call model.eval() before the loop, so layers such as dropout switch to inference behaviour.",
-                   "반복문 전에 model.eval()을 호출해 dropout 같은 층을 추론 동작으로 바꾸세요."),
+                   "반복문 전에 model.eval()을 호출해 드롭아웃 같은 계층을 추론 동작으로 바꾸세요."),
         "no_grad": _h("Run the loop inside `with torch.no_grad():`: no gradients are needed to evaluate.",
-                      "`with torch.no_grad():` 안에서 반복하세요. 평가에는 기울기가 필요 없습니다."),
+                      "`with torch.no_grad():` 안에서 반복하세요. 평가에는 변화도가 필요 없습니다."),
         "device": _h("Move each batch to the device before using it: x, y = x.to(device), y.to(device).",
                      "배치를 쓰기 전에 장치로 옮기세요: x, y = x.to(device), y.to(device)."),
     },
@@ -322,7 +329,7 @@ HINTS: dict[str, dict[str, dict[str, str]]] = {
 # (autograde/checks.py: ``tensor_difference``, ``mistakes=`` on equal/close, ``error_hints=`` on call)
 TEXTS.update({
     "tensor_shape_dtype": {"en": "a tensor of shape {shape}, dtype {dtype}",
-                           "ko": "모양이 {shape}이고 dtype이 {dtype}인 텐서"},
+                           "ko": "모양이 {shape}이고 자료형이 {dtype}인 텐서"},
     "tensor_around": {"en": "; at {where}: {values}", "ko": "; {where} 위치의 값: {values}"},
     "largest_difference": {"en": "largest difference: {difference} at index {index}",
                            "ko": "가장 큰 차이: 인덱스 {index}에서 {difference}"},
@@ -347,15 +354,16 @@ _MORE_HINTS: dict[str, dict[str, dict[str, str]]] = {
         "late_binding": _h("Every record has the last layer's name: a lambda made in a loop looks `name` up when it "
                            "runs, after the loop has ended. Bind the name when the hook is made: "
                            "lambda module, inputs, output, name=name: ...",
-                           "모든 기록에 마지막 계층의 이름이 붙었습니다. 반복문 안에서 만든 lambda는 `name`을 "
-                           "실행될 때, 곧 반복문이 다 끝난 뒤에 찾아봅니다. hook을 만들 때 이름을 묶어 두세요: "
-                           "lambda module, inputs, output, name=name: ..."),
+                           "모든 기록에 마지막 계층의 이름이 붙었습니다. 반복문 안에서 만든 `lambda`는 `name`을 "
+                           "실행될 때, 즉 반복문이 다 끝난 뒤에 찾아봅니다. hook을 만들 때 이름을 묶어 두세요: "
+                           "`lambda module, inputs, output, name=name: ...`"),
     },
     "Net28": {
         "forward_shape": _h("forward must return [batch, 10]: the same steps as Net's forward (torch.flatten(x, 1), "
                             "then fc1, fc2 and fc3, no ReLU after fc3); only fc1's input size changes.",
-                            "forward는 [batch, 10]을 반환해야 합니다. `Net`의 forward와 같은 단계(torch.flatten(x, 1) 뒤 "
-                            "fc1, fc2, fc3, fc3 뒤에는 ReLU 없음)를 거치고, 바뀌는 것은 fc1의 입력 크기뿐입니다."),
+                            "forward()는 [배치, 10] 모양의 텐서를 반환해야 합니다. `Net`의 forward()와 같은 단계"
+                            "(torch.flatten(x, 1) 뒤 fc1, fc2, fc3, fc3 뒤에는 ReLU 없음)를 거치고, "
+                            "바뀌는 것은 fc1의 입력 크기뿐입니다."),
     },
     "conv2d_output_size": {
         "round_down": _h("A window that does not fit is dropped, so the size rounds down: use floor division //. "
@@ -384,7 +392,10 @@ def _pick(options: dict[str, str], lang: str) -> str:
 
 
 def text(lang: str, key: str, **values: object) -> str:
-    """A fixed sentence in ``lang``, filled with ``values``."""
+    """A fixed sentence in ``lang``, filled with ``values`` (those named in ``LABELLED`` translated first)."""
+    for name in LABELLED.get(key, ()):
+        if isinstance(values.get(name), str):
+            values[name] = label(lang, values[name], lists=True)
     return _pick(TEXTS[key], lang).format(**values)
 
 
@@ -399,3 +410,46 @@ def hint(lang: str, exercise: str, key: str | None) -> str:
 def failure(lang: str, **values: object) -> str:
     """The full failure message."""
     return text(lang, "failure", **values)
+
+
+# -- labels: what a check says it checked ------------------------------------------------------
+_PATTERNS: list[tuple[re.Pattern[str], str]] | None = None
+
+
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    """The catalogue's labels with values as regular expressions, in the order they are tried.
+
+    A label that ends in fixed text comes first (``"{}: the values of x"`` around a label of its own,
+    ``"5 random images with values 0..16"``), then the longest fixed text first.
+    """
+    global _PATTERNS
+    if _PATTERNS is None:
+        from autograde.labels import KO
+
+        templates = sorted((k for k in KO if "{}" in k), key=lambda k: (k.endswith("{}"), -len(k.replace("{}", ""))))
+        _PATTERNS = [(re.compile("(.+?)".join(re.escape(part) for part in k.split("{}")), re.S), KO[k])
+                     for k in templates]
+    return _PATTERNS
+
+
+def label(lang: str, what: str, lists: bool = False) -> str:
+    """A label the code wrote in English (``"the values of x"``), in ``lang``: see ``autograde/labels.py``.
+
+    A label is looked up whole, then as a template whose values are translated in turn. With
+    ``lists``, ``what`` is a list of labels (``"imports solutions; replaces sys.stdout"``, as the
+    tampering reasons come), translated item by item.
+    What the catalogue does not know, such as a label that is only code, is shown as written.
+    """
+    if lang != "ko" or not what:
+        return what
+    from autograde.labels import KO
+
+    if lists:
+        return "; ".join(", ".join(label(lang, item) for item in part.split(", ")) for part in what.split("; "))
+    if what in KO:
+        return KO[what]
+    for pattern, korean in _patterns():
+        match = pattern.fullmatch(what)
+        if match:
+            return korean.format(*(label(lang, value) for value in match.groups()))
+    return what

@@ -44,7 +44,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograde.workspace import STUB
+from autograde.workspace import STUB, STUBS
 
 MAX_BYTES = 20 * 2**20
 HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
@@ -431,9 +431,11 @@ class _Repair:
     # solutions
 
     def is_stub(self, i: int, slot: int) -> bool:
-        """Whether a learner cell still holds nothing but the released stub (or nothing at all)."""
+        """Whether a learner cell still holds nothing but the released stub, in any edition's language (or nothing)."""
         text = normalized(code_of(self.cells[i]))
-        return text in {normalized(solution_stub(self.slots[slot].source)), normalized(STUB), ""}
+        source = self.slots[slot].source
+        return text == "" or any(text in {normalized(solution_stub(source, stub)), normalized(stub)}
+                                 for stub in STUBS.values())
 
     def choose_solutions(self) -> None:
         """Give every solution slot its learner cell: by grade_id/id, else by code, else a stub, else nothing."""

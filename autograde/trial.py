@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import nbformat
 
 from autograde import course
-from autograde.workspace import STUB
+from autograde.workspace import stub_for
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 CELL_TIMEOUT = 10.0
@@ -69,10 +69,10 @@ def cells_of(nb: course.Notebook) -> list[Cell]:
     return cells[: last + 1]
 
 
-def stub(source: str) -> str:
-    """What the student copy holds: each SOLUTION region replaced by nbgrader's stub."""
+def stub(source: str, lang: str = "en") -> str:
+    """What the student copy of the edition in ``lang`` holds: each SOLUTION region replaced by its stub."""
     pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
-    return pattern.sub(lambda m: "\n".join(m.group(1) + line for line in STUB.splitlines()), source)
+    return pattern.sub(lambda m: "\n".join(m.group(1) + line for line in stub_for(lang).splitlines()), source)
 
 
 def _job(cells: list[dict], lang: str):

@@ -21,7 +21,18 @@ from autograde import course, editions
 DEFAULT_ROOT = course.REPO / "course"
 CELL_TIMEOUT = 10  # seconds; nbgrader's default of 30 s is far more than any cell here needs
 EXCHANGE = "exchange"  # nbgrader's exchange, inside the course folder unless a Workspace names another
-STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+# What a student copy holds where the solution was, in each edition's language (nbgrader's ClearSolutions).
+# Grading recognises an untouched stub in any of them (autograde/repair.py, autograde/graded_class.py).
+STUBS = {
+    "en": "# YOUR CODE HERE\nraise NotImplementedError()",
+    "ko": "# 여기에 코드를 작성하세요\nraise NotImplementedError()",
+}
+STUB = STUBS["en"]
+
+
+def stub_for(lang: str) -> str:
+    """The stub of the edition in ``lang`` (English for a language without an edition)."""
+    return STUBS.get(lang, STUB)
 
 
 @dataclass
@@ -46,6 +57,12 @@ class Workspace:
             return "postgresql+psycopg2://" + self.db_url.split("://", 1)[1]
         return self.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
 
+    @property
+    def lang(self) -> str:
+        """The language of the source notebooks (their ``metadata.course.lang``); English where they mix or say none."""
+        langs = {nb.lang for nb in course.notebooks(self.source)}
+        return langs.pop() if len(langs) == 1 else "en"
+
     def path(self, step: str, *parts: str) -> Path:
         """A path inside one nbgrader step folder (release, submitted, autograded, feedback)."""
         return self.root.joinpath(step, *parts)
@@ -57,7 +74,7 @@ class Workspace:
         c.CourseDirectory.source_directory = str(self.source)
         c.CourseDirectory.db_url = self.db
         c.CourseDirectory.course_id = "pytorch-nn-basics"
-        c.ClearSolutions.code_stub = {"python": STUB}
+        c.ClearSolutions.code_stub = {"python": stub_for(self.lang)}
         c.Execute.timeout = self.cell_timeout
         c.Execute.interrupt_on_timeout = True
         # The kernel logs a warning about TCP transport on stderr; keep the terminal quiet.

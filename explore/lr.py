@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.optim as optim
 from matplotlib.figure import Figure
 
-from explore.text import say
+from explore.text import korean_figures, plot_text, say
 from given.network import Net
 
 STEPS = 20
@@ -25,6 +25,7 @@ SLOW = 0.2  # a rate that lowers the loss by less than this fraction in STEPS st
 EXAMPLES = {"slow": 0.001, "good": 0.05, "diverging": 1.5}
 Y_RANGE = (1e-8, 1e4)  # fixed, so that curves stay comparable as the rate changes; lines may leave it
 COLOURS = {"slow": "tab:blue", "good": "tab:green", "unstable": "tab:orange", "diverging": "tab:red"}
+VERDICTS_KO = {"slow": "느림", "good": "좋음", "unstable": "불안정", "diverging": "발산"}
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,9 @@ class Run:
                        f"lr = {self.lr:.3g}: 발산, 손실이 {n}번째 단계에서 {last}이 되었습니다 "
                        f"({_num(first)}, {', '.join(_num(v) for v in self.losses[1:-1])} 다음)")
         words = {
-            "slow": say("slow", "느림"), "good": say("good", "좋음"),
+            "slow": say("slow", VERDICTS_KO["slow"]), "good": say("good", VERDICTS_KO["good"]),
             "unstable": say("unstable, the loss jumps up on the way down", "불안정, 내려가다가 손실이 튀어 오릅니다"),
-            "diverging": say("diverging", "발산"),
+            "diverging": say("diverging", VERDICTS_KO["diverging"]),
         }[self.verdict]
         return say(f"lr = {self.lr:.3g}: {words}; the loss went from {_num(first)} to {_num(last)}"
                    f"{_change(first, last)} in {n} steps",
@@ -99,6 +100,7 @@ def run_lr(lr: float, steps: int = STEPS, seed: int = 0) -> Run:
 
 def draw_runs(runs: list[Run], fig: Figure | None = None, highlight: Run | None = None) -> Figure:
     """Loss against step on a log scale, one line a run, coloured by its verdict."""
+    korean_figures()  # before the axes and their texts are made
     fig = fig or Figure()
     fig.set_size_inches(7, 3.6)
     ax = fig.subplots()
@@ -110,7 +112,7 @@ def draw_runs(runs: list[Run], fig: Figure | None = None, highlight: Run | None 
         faint = highlight is not None and run is not highlight
         ax.plot([i for i, _ in finite], [v for _, v in finite], marker="o", markersize=3,
                 color=colour, linewidth=1 if faint else 2.5, alpha=0.35 if faint else 1,
-                label=f"lr = {run.lr:.3g} ({run.verdict})")
+                label=f"lr = {run.lr:.3g} ({plot_text(run.verdict, VERDICTS_KO[run.verdict])})")
         if len(finite) < len(run.losses):
             step = len(run.losses)
             ax.plot([step], [high], marker="x", markersize=9, color=colour, alpha=0.35 if faint else 1)
@@ -120,9 +122,10 @@ def draw_runs(runs: list[Run], fig: Figure | None = None, highlight: Run | None 
     ax.set_ylim(low, high * 1.5)
     ax.set_xlim(0.5, steps + 0.5)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("step")
-    ax.set_ylabel("MSE loss (log scale)")
-    ax.set_title(f"{steps} SGD steps of the course's network on one image")
+    ax.set_xlabel(plot_text("step", "단계"))
+    ax.set_ylabel(plot_text("MSE loss (log scale)", "MSE 손실(로그 눈금)"))
+    ax.set_title(plot_text(f"{steps} SGD steps of the course's network on one image",
+                           f"이미지 한 장으로 학습 노트의 신경망을 SGD로 {steps}단계 학습"))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower left", fontsize="small")
     fig.tight_layout()

@@ -57,7 +57,7 @@ class ShapeTrace:
 
     def table(self) -> str:
         """The trace as plain text, one layer a line, then the verdict."""
-        lines = [f"{'layer':8} {'operation':34} output shape"]
+        lines = [f"{say('layer', '계층'):8} {say('operation', '연산'):34} {say('output shape', '출력 모양')}"]
         for step in self.steps:
             lines.append(f"{step.name:8} {step.layer:34} {step.note or _shape_text(step.shape)}")
         lines.append(self.verdict())
@@ -68,7 +68,7 @@ class ShapeTrace:
     def html(self) -> str:
         """The trace as an HTML table for the widget, the broken row in red."""
         head = "".join(f"<th style='text-align:left;padding:0 1em 0 0'>{h}</th>"
-                       for h in (say("layer", "계층"), say("operation", "연산"), say("output shape", "출력 shape")))
+                       for h in (say("layer", "계층"), say("operation", "연산"), say("output shape", "출력 모양")))
         rows = []
         for step in self.steps:
             style = " style='color:#c00;font-weight:bold'" if step.note else ""
@@ -102,7 +102,7 @@ def trace_net(
     conv_text = _call("Conv2d", "{c_in}, {c_out}, " + str(kernel_size), stride=(stride, 1), padding=(padding, 0))
     pool_stride = None if pool_stride == pool_size else pool_stride  # the default: as wide as the window
     pool_text = _call("max_pool2d", str(pool_size), stride=(pool_stride, None), ceil_mode=(ceil_mode, False))
-    steps = [Step("input", "", (1, CHANNELS[0], size, size))]
+    steps = [Step(say("input", "입력"), "", (1, CHANNELS[0], size, size))]
     sizes = [size]
     n = size
     for i in (1, 2):

@@ -46,9 +46,9 @@ def shape_explorer() -> Explorer:
         "size": widgets.IntSlider(32, min=4, max=64, description=say("input size", "입력 크기"), style=style),
         "kernel_size": widgets.IntSlider(3, min=1, max=7, description=say("conv kernel", "합성곱 커널"), style=style),
         "padding": widgets.IntSlider(0, min=0, max=3, description=say("conv padding", "합성곱 패딩"), style=style),
-        "stride": widgets.IntSlider(1, min=1, max=3, description=say("conv stride", "합성곱 stride"), style=style),
+        "stride": widgets.IntSlider(1, min=1, max=3, description=say("conv stride", "합성곱 스트라이드"), style=style),
         "pool_size": widgets.IntSlider(2, min=1, max=4, description=say("pool kernel", "풀링 커널"), style=style),
-        "pool_stride": widgets.IntSlider(2, min=1, max=4, description=say("pool stride", "풀링 stride"), style=style),
+        "pool_stride": widgets.IntSlider(2, min=1, max=4, description=say("pool stride", "풀링 스트라이드"), style=style),
         "ceil_mode": widgets.Checkbox(False, description="ceil_mode", style=style),
     }
     table = widgets.HTML()

@@ -90,10 +90,10 @@ def test_is_a_module_named_by_its_class_not_its_whole_repr():
      "calling <lambda>(28, 5, padding=2)", "<lambda>(28, 5, padding=2) 호출"),
     (lambda logits, labels: 0, (torch.zeros(2, 3), torch.tensor([0, 2])), {},
      "calling <lambda>(logits, labels) with logits of shape (2, 3), labels of shape (2,)",
-     "<lambda>(logits, labels) 호출(logits: shape (2, 3), labels: shape (2,))"),
+     "<lambda>(logits, labels) 호출(logits: 모양 (2, 3), labels: 모양 (2,))"),
     (lambda module: 0, (nn.Linear(4, 3),), {}, "calling <lambda>(Linear(...))", "<lambda>(Linear(...)) 호출"),
     (lambda params, lr: 0, (iter([]), 0.1), {}, "calling <lambda>(params, 0.1) with params of type list_iterator",
-     "<lambda>(params, 0.1) 호출(params: list_iterator)"),
+     "<lambda>(params, 0.1) 호출(params: 타입 list_iterator)"),
 ])
 def test_does_the_call_show_short_arguments_in_both_languages(fn, args, kwargs, en, ko):
     assert call_text.describe("en", fn, args, kwargs) == en
@@ -145,7 +145,7 @@ def kernel_run(tmp_path_factory):
 @pytest.mark.parametrize(("lang", "first", "where"), [
     ("en", "✗ Net: calling Net()(x) with x of shape (2, 1, 32, 32) raised RuntimeError: "
            "mat1 and mat2 shapes cannot be multiplied (2x400 and 576x120)", "    in your cell, line {line}: {code}"),
-    ("ko", "✗ Net: Net()(x) 호출(x: shape (2, 1, 32, 32)) 중 오류: RuntimeError: "
+    ("ko", "✗ Net: Net()(x) 호출(x: 모양 (2, 1, 32, 32)) 중 오류: RuntimeError: "
            "mat1 and mat2 shapes cannot be multiplied (2x400 and 576x120)", "    여러분의 셀 {line}번째 줄: {code}"),
 ])
 def test_does_a_raise_in_the_learners_net_show_the_call_and_their_line(kernel_run, lang, first, where):

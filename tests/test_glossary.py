@@ -1,6 +1,7 @@
 """Does the Korean edition say each term one way, as docs/glossary.md (the single source) says:
 the glossary's word, glossed once at its first use in each notebook, and none of the variants
-the glossary rules out?"""
+the glossary rules out, in the notebooks, in every message a check can show (autograde/messages.py,
+autograde/labels.py) and in the explorers' texts (explore/)?"""
 
 from __future__ import annotations
 
@@ -142,3 +143,52 @@ def test_does_the_korean_notebook_use_no_word_the_glossary_rules_out(nb):
 def test_does_the_korean_notebook_gloss_each_term_once_at_its_first_use(nb):
     problems = gloss_problems(markdown_of(nb))
     assert not problems, "\n".join(problems)
+
+
+def korean_messages() -> list[tuple[str, str]]:
+    """(where, Korean text) of every sentence, hint and label a check can show, and every explorer text."""
+    import ast
+
+    from autograde import labels, messages
+
+    texts = [(f"TEXTS[{k!r}]", v["ko"]) for k, v in messages.TEXTS.items()]
+    texts += [(f"GENERIC_HINTS[{k!r}]", v["ko"]) for k, v in messages.GENERIC_HINTS.items()]
+    texts += [(f"HINTS[{e!r}][{k!r}]", v["ko"]) for e, hints in messages.HINTS.items() for k, v in hints.items()]
+    texts += [(f"labels.KO[{k!r}]", v) for k, v in labels.KO.items()]
+    for path in sorted((course.REPO / "explore").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("say", "plot_text"):
+                korean = node.args[1]
+                parts = korean.values if isinstance(korean, ast.JoinedStr) else [korean]
+                text = "".join(p.value if isinstance(p, ast.Constant) else " " for p in parts)
+                texts.append((f"{path.name}:{node.lineno}", text))
+    return texts
+
+
+MESSAGES = korean_messages()
+
+
+def test_are_the_messages_and_explorer_texts_found():
+    where = [w for w, _ in MESSAGES]
+    assert len(MESSAGES) >= 150
+    assert any(w.startswith("HINTS[") for w in where) and any(w.startswith("widgets.py:") for w in where)
+
+
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+CODE_TOKEN = re.compile(rf"[A-Za-z_]\w*(?:[.(\[=][^\s{HANGUL}]*)+")  # tensor.grad_fn, tuple(p.shape), stride=2
+
+
+def message_text(message: str) -> str:
+    """The prose of a message: placeholders, code spans and code (a name called, indexed, dotted or set) blanked."""
+    return CODE_TOKEN.sub(" ", text_of(PLACEHOLDER.sub(" ", message)))
+
+
+def test_does_the_check_of_messages_tell_code_from_text():
+    assert variants_in(message_text("모양이 {shape}인 Tensor")) and variants_in(message_text("합성곱 stride"))
+    assert not variants_in(message_text("tensor.grad_fn에서 tuple(p.shape)를 stride=2로 {shape}"))
+
+
+@pytest.mark.parametrize(("where", "text"), MESSAGES, ids=[w for w, _ in MESSAGES])
+def test_does_every_message_and_explorer_text_use_no_word_the_glossary_rules_out(where, text):
+    found = variants_in(message_text(text))
+    assert not found, f"{where}: " + "\n".join(found)

@@ -26,7 +26,7 @@ from autograde.repair import (
     solution_stub,
     strip_hidden_tests,
 )
-from autograde.workspace import student_copy
+from autograde.workspace import STUBS, stub_for, student_copy
 
 NOTEBOOKS = [(edition, nb.path) for edition in editions.EDITIONS for nb in editions.notebooks(edition)]
 LOSSES = editions.EDITIONS["en"] / "02_losses" / "02_losses.ipynb"
@@ -206,9 +206,10 @@ def test_stub_matches_nbgrader_release(released):
     """The untouched-stub test relies on rebuilding the released solution cell from its source."""
     for path, copy_path in released.items():
         student = {c.id: c.source for c in read(copy_path).cells}
-        for cell in read(path).cells:
+        source = read(path)
+        for cell in source.cells:
             if meta(cell).get("solution"):
-                assert solution_stub(cell.source) == student[cell.id]
+                assert solution_stub(cell.source, stub_for(source.metadata["course"]["lang"])) == student[cell.id]
             if meta(cell).get("locked"):
                 assert strip_hidden_tests(cell.source).rstrip() == student[cell.id].rstrip()
 
@@ -279,6 +280,48 @@ def test_duplicated_solution_cell_keeps_the_last_written_one(losses, answered):
     assert result.notes == ["mse_loss appeared in 2 cells; graded the last one that is not the stub"]
     assert "copy-of-mse" not in [c.id for c in result.notebook.cells]
     assert_gradable(result.notebook, template)
+
+
+def test_does_each_edition_release_the_stub_in_its_own_language(released):
+    for path, copy_path in released.items():
+        lang = read(path).metadata["course"]["lang"]
+        cells = [c.source for c in read(copy_path).cells if meta(c).get("solution")]
+        assert cells and all(STUBS[lang].splitlines()[0] in c for c in cells), path
+        other = STUBS["ko" if lang == "en" else "en"].splitlines()[0]
+        assert not any(other in c for c in cells), path
+
+
+@pytest.mark.parametrize("edition", ["ko", "en"])
+def test_is_an_untouched_korean_stub_recognised_as_the_stub(released, edition):
+    """Regression: a duplicated Korean stub after the learner's answer counted as written code, and was graded
+    instead of the answer. It is recognised in either edition's template (a learner may open the other one)."""
+    korean_student = read(released[editions.EDITIONS["ko"] / LOSSES.relative_to(editions.EDITIONS["en"])])
+    template = read(LOSSES if edition == "en" else editions.EDITIONS["ko"] / LOSSES.relative_to(editions.EDITIONS["en"]))
+    learner = submission(korean_student, {"mse_loss": MSE_CODE})
+    stub = copy.deepcopy(korean_student.cells[index(korean_student, "mse_loss")])
+    assert "# 여기에 코드를 작성하세요" in stub.source
+    stub.id = "copy-of-mse"
+    learner.cells.insert(index(learner, "mse_loss") + 1, stub)
+    result = repair(learner, template)
+    assert source_of(result.notebook, "mse_loss") == MSE_CODE
+    assert result.notes == ["mse_loss appeared in 2 cells; graded the last one that is not the stub"]
+    untouched = repair(strip(korean_student), template)  # no metadata: found by its code, kept as the stub
+    assert source_of(untouched.notebook, "l1_loss") == source_of(korean_student, "l1_loss")
+    assert untouched.missing == [] and revealed(untouched.notebook, template, korean_student) == set()
+
+
+def test_is_an_untouched_korean_stub_not_attempted_in_the_class_report(released):
+    """The class report tells an untouched exercise by its tokens, comments aside: the Korean stub is the released one."""
+    from autograde import graded_class, similarity
+
+    korean = [(path, copy_path) for path, copy_path in released.items() if path.is_relative_to(editions.EDITIONS["ko"])]
+    assert korean
+    for path, copy_path in korean:
+        student = {c.id: c.source for c in read(copy_path).cells}
+        for cell in read(path).cells:
+            if meta(cell).get("solution"):
+                assert "# 여기에 코드를 작성하세요" in student[cell.id]
+                assert similarity.normalise(student[cell.id]) == similarity.normalise(graded_class.released_cell(cell.source))
 
 
 def test_duplicated_solution_cell_two_attempts_grades_the_last(losses, answered):
