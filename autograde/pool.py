@@ -1,19 +1,24 @@
-"""Run notebook jobs on warm workers: a local pool of N processes, or a Dask cluster.
+"""Grade notebooks on warm workers: a local pool of N processes, or a Dask cluster.
 
-A job is a :class:`autograde.protocol.Job`; running it returns an :class:`~autograde.protocol.Answer`
-with the executed cells' outputs and the events. Only JSON crosses between the grader and a worker,
-never pickles, and every answer is checked (the job's id and token, one result per code cell,
+The grader submits a :class:`autograde.protocol.Task` (one submitted notebook) and receives its
+:class:`~autograde.protocol.Verdict` as JSON; everything between runs away from the grading
+process (:mod:`autograde.tasks`): preparing the notebook, running its
+:class:`~autograde.protocol.Job` (which returns an :class:`~autograde.protocol.Answer` with the
+executed cells' outputs and the events), scoring it. Only JSON crosses between the grader and a
+worker, never pickles, and every answer is checked (the job's id and token, one result per code cell,
 types and sizes), so a student's code cannot hand the grader anything but data, nor an answer
 for another student's job. Every job has a deadline enforced here, from outside the worker: a
 worker that is stopped or wedged is killed and replaced, and that notebook scores zero.
 
 - :class:`LocalPool` starts ``workers`` warm processes (:mod:`autograde.worker`, inside the
   sandbox when there is one) and feeds them jobs from a queue, longest first; results come back
-  as they finish. A worker that dies is restarted and its job tried once more; one that is late
-  or breaks the protocol is replaced and its job fails (zero, with the reason).
-- :class:`DaskPool` sends each job to a Dask distributed scheduler; on each Dask worker the job
-  runs on a warm worker process of its own (:func:`run_on_dask_worker`), so Dask's workers need
-  only this package installed. Dask is imported only here, only when ``--scheduler`` is given.
+  as they finish; preparing and scoring run in a pool of helper processes (:mod:`autograde.tasks`).
+  A worker that dies is restarted and its job tried once more; one that is late or breaks the
+  protocol is replaced and its job fails (zero, with the reason).
+- :class:`DaskPool` sends each task to a Dask distributed scheduler; on each Dask worker the task
+  is prepared, run on a warm worker process of its own and scored (:func:`run_on_dask_worker`),
+  so Dask's workers need only this package installed, not the course folder nor the gradebook.
+  Dask is imported only here, only when ``--scheduler`` is given.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ import tempfile
 import threading
 import time
 
-from autograde import protocol
+from autograde import protocol, tasks
 from autograde import sandbox as sandboxes
-from autograde.protocol import Answer, Job
+from autograde.protocol import Answer, Job, Task, Verdict
 
 READY_TIMEOUT = 300  # seconds a worker may take to import torch and friends
 STOP_CHECK = 2.0  # seconds between two looks at whether a worker was stopped
@@ -191,22 +196,27 @@ def run_with_retry(get_worker, replace_worker, job: Job) -> Answer:
 
 
 class LocalPool:
-    """``workers`` warm processes on this machine; jobs go in with :meth:`submit`, results come out of :meth:`next`."""
+    """``workers`` warm processes on this machine; tasks go in with :meth:`submit`, verdicts come out of :meth:`next`."""
 
     def __init__(self, workers: int, box: sandboxes.Sandbox) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
         self.workers = max(1, workers)
         self.box = box
+        helpers = min(self.workers, max(1, len(os.sched_getaffinity(0))))
+        self.helpers = ProcessPoolExecutor(helpers, mp_context=get_context("spawn"), initializer=tasks.warm)
         self.todo: queue.Queue = queue.Queue()
         self.done: queue.Queue = queue.Queue()
         self.threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(self.workers)]
         for thread in self.threads:
             thread.start()  # each thread starts its worker process at once, in parallel
 
-    def submit(self, job: Job) -> None:
-        self.todo.put(job)
+    def submit(self, task: Task) -> None:
+        self.todo.put(task)
 
-    def next(self, timeout: float | None = None) -> tuple[Job, Answer] | None:
-        """The next finished (job, result), or None if none finished within ``timeout``."""
+    def next(self, timeout: float | None = None) -> tuple[Task, str] | None:
+        """The next finished (task, verdict JSON), or None if none finished within ``timeout``."""
         try:
             return self.done.get(timeout=timeout)
         except queue.Empty:
@@ -217,6 +227,7 @@ class LocalPool:
             self.todo.put(None)
         for thread in self.threads:
             thread.join()
+        self.helpers.shutdown(cancel_futures=True)
 
     def _serve(self) -> None:
         holder: list[WorkerProcess | None] = [None]
@@ -237,15 +248,24 @@ class LocalPool:
             except WorkerError:
                 pass  # tried again with the first job, which then reports the failure
             while True:
-                job = self.todo.get()
-                if job is None:
+                task = self.todo.get()
+                if task is None:
                     return
                 try:
-                    answer = run_with_retry(get, replace, job)
-                except Exception as error:  # noqa: BLE001 - report it as this job's failure
-                    replace()
-                    answer = Answer.failed(job, f"{type(error).__name__}: {error}")
-                self.done.put((job, answer))
+                    job_json, state = self.helpers.submit(tasks.start, task.to_json()).result()
+                    answer = None
+                    if job_json is not None:
+                        job = Job.from_json(job_json)
+                        try:
+                            answer = run_with_retry(get, replace, job)
+                        except Exception as error:  # noqa: BLE001 - report it as this job's failure
+                            replace()
+                            answer = Answer.failed(job, f"{type(error).__name__}: {error}")
+                    verdict = self.helpers.submit(tasks.finish, state, answer.to_json() if answer else None).result()
+                except Exception as error:  # noqa: BLE001 - a helper lost: this notebook's failure
+                    verdict = Verdict.failed(task, f"{task.notebook}: could not be graded: "
+                                                   f"{type(error).__name__}: {error}").to_json()
+                self.done.put((task, verdict))
         finally:
             replace()
 
@@ -254,8 +274,9 @@ class LocalPool:
 _LOCAL = threading.local()
 
 
-def run_on_dask_worker(job_json: str, sandbox_mode: str) -> str:
-    """The task a Dask worker runs: one job on this thread's warm worker process (started once)."""
+def run_on_dask_worker(task_json: str, sandbox_mode: str) -> str:
+    """What a Dask worker runs: one task, prepared and scored here, its job run on this thread's warm
+    worker process (started once); the verdict, as JSON."""
     box = sandboxes.choose(sandbox_mode)
 
     def get() -> WorkerProcess:
@@ -269,7 +290,7 @@ def run_on_dask_worker(job_json: str, sandbox_mode: str) -> str:
             worker.close()
         _LOCAL.worker = None
 
-    return run_with_retry(get, replace, Job.from_json(job_json)).to_json()
+    return tasks.grade(task_json, lambda job: run_with_retry(get, replace, job))
 
 
 class DaskPool:
@@ -284,11 +305,11 @@ class DaskPool:
         self.sandbox_mode = sandbox_mode
         self.pending: dict = {}
 
-    def submit(self, job: Job) -> None:
-        future = self.client.submit(run_on_dask_worker, job.to_json(), self.sandbox_mode, pure=False)
-        self.pending[future] = job
+    def submit(self, task: Task) -> None:
+        future = self.client.submit(run_on_dask_worker, task.to_json(), self.sandbox_mode, pure=False)
+        self.pending[future] = task
 
-    def next(self, timeout: float | None = None) -> tuple[Job, Answer] | None:
+    def next(self, timeout: float | None = None) -> tuple[Task, str] | None:
         from distributed import wait
 
         if not self.pending:
@@ -300,14 +321,13 @@ class DaskPool:
         if not finished:
             return None
         future = next(iter(finished))
-        job = self.pending.pop(future)
+        task = self.pending.pop(future)
         try:
-            answer = Answer.from_json(future.result(), job)
-        except protocol.ProtocolError as error:
-            answer = Answer.failed(job, f"the cluster's answer broke the protocol: {error}")
+            verdict = future.result()
         except Exception as error:  # noqa: BLE001 - the cluster lost the task
-            answer = Answer.failed(job, f"the cluster could not run it: {type(error).__name__}: {error}")
-        return job, answer
+            verdict = Verdict.failed(task, f"{task.notebook}: could not be run: the cluster could not run it: "
+                                           f"{type(error).__name__}: {error}").to_json()
+        return task, verdict
 
     def close(self) -> None:
         self.client.close()
