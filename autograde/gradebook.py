@@ -372,9 +372,10 @@ def _by_keys(rows: list[dict]) -> dict[tuple[str, ...], list[dict]]:
     return grouped
 
 
-def fill_result(ws: Workspace, result: GradeResult, scored: dict) -> GradeResult:
-    """Put what :func:`write_batch` wrote for one submission into ``result``, as :func:`read_result` reads it."""
-    for nb in course.assignments(ws.source).get(result.assignment, []):
+def fill_result(notebooks: list[course.Notebook], result: GradeResult, scored: dict) -> GradeResult:
+    """Put what :func:`write_batch` wrote for one submission (of ``notebooks``) into ``result``, as
+    :func:`read_result` reads it."""
+    for nb in notebooks:
         for ex in nb.exercises:
             result.scores[ex.name] = 0.0
             result.max_scores[ex.name] = ex.points

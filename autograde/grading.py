@@ -189,7 +189,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
         wait = 5.0 if settings.scheduler else None
 
         def flush() -> None:
-            write_submissions(ws, gb, ids, ready, run, results)
+            write_submissions(ws, gb, ids, known, ready, run, results)
             stats["batches"] += 1
             bar.update(len(ready))
             ready.clear()
@@ -264,8 +264,8 @@ def start_submission(ws: Workspace, tasks: Tasks, student: str, assignment: str,
     return sub
 
 
-def write_submissions(ws: Workspace, gb, ids: dict[str, AssignmentIds], batch: list[Submission], run: str,
-                      results: dict[tuple[str, str], GradeResult]) -> None:
+def write_submissions(ws: Workspace, gb, ids: dict[str, AssignmentIds], known: dict[str, list[course.Notebook]],
+                      batch: list[Submission], run: str, results: dict[tuple[str, str], GradeResult]) -> None:
     """One batch: the graded copies into ``autograded/``, the grades in one transaction, then the reports."""
     finished = []
     for sub in batch:
@@ -300,7 +300,7 @@ def write_submissions(ws: Workspace, gb, ids: dict[str, AssignmentIds], batch: l
         finished.append(Finished(result.student, result.assignment, sub.timestamp, verdicts))
     scored = write_batch(gb, ids, finished)
     for sub in batch:
-        result = fill_result(ws, sub.result, scored[(sub.result.student, sub.result.assignment)])
+        result = fill_result(known[sub.result.assignment], sub.result, scored[(sub.result.student, sub.result.assignment)])
         result.seconds = time.perf_counter() - sub.started
         write_report(ws, result, sub.key)
         results[(result.student, result.assignment)] = result

@@ -195,17 +195,74 @@ def run_with_retry(get_worker, replace_worker, job: Job) -> Answer:
     raise AssertionError("unreachable")
 
 
+class Helper:
+    """A helper process (``python -m autograde.tasks``) that prepares and scores notebooks, one JSON line each way."""
+
+    def __init__(self) -> None:
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograde.tasks"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True, encoding="utf-8")
+
+    def ask(self, request: dict) -> dict:
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except OSError:
+            line = ""
+        if not line:
+            self.log.seek(0)
+            tail = self.log.read().strip().splitlines()
+            raise WorkerError(f"a grading helper died: {tail[-1] if tail else self.proc.poll()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+class Helpers:
+    """``size`` helper processes shared by the pool's threads, started at once (they warm up beside the workers)."""
+
+    def __init__(self, size: int) -> None:
+        self.free: queue.Queue = queue.Queue()
+        self.all: list[Helper] = [Helper() for _ in range(size)]
+        for helper in self.all:
+            self.free.put(helper)
+        self.lock = threading.Lock()
+
+    def ask(self, request: dict) -> dict:
+        helper = self.free.get()
+        try:
+            return helper.ask(request)
+        except Exception:
+            with self.lock:  # a helper that failed is replaced
+                helper.close()
+                self.all.remove(helper)
+                helper = Helper()
+                self.all.append(helper)
+            raise
+        finally:
+            self.free.put(helper)
+
+    def close(self) -> None:
+        for helper in self.all:
+            helper.close()
+
+
 class LocalPool:
     """``workers`` warm processes on this machine; tasks go in with :meth:`submit`, verdicts come out of :meth:`next`."""
 
     def __init__(self, workers: int, box: sandboxes.Sandbox) -> None:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
         self.workers = max(1, workers)
         self.box = box
-        helpers = min(self.workers, max(1, len(os.sched_getaffinity(0))))
-        self.helpers = ProcessPoolExecutor(helpers, mp_context=get_context("spawn"), initializer=tasks.warm)
+        self.helpers = Helpers(min(self.workers, max(1, len(os.sched_getaffinity(0)))))
         self.todo: queue.Queue = queue.Queue()
         self.done: queue.Queue = queue.Queue()
         self.threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(self.workers)]
@@ -227,7 +284,7 @@ class LocalPool:
             self.todo.put(None)
         for thread in self.threads:
             thread.join()
-        self.helpers.shutdown(cancel_futures=True)
+        self.helpers.close()
 
     def _serve(self) -> None:
         holder: list[WorkerProcess | None] = [None]
@@ -252,7 +309,8 @@ class LocalPool:
                 if task is None:
                     return
                 try:
-                    job_json, state = self.helpers.submit(tasks.start, task.to_json()).result()
+                    started = self.helpers.ask({"start": task.to_json()})
+                    job_json, state = started["job"], started["state"]
                     answer = None
                     if job_json is not None:
                         job = Job.from_json(job_json)
@@ -261,7 +319,7 @@ class LocalPool:
                         except Exception as error:  # noqa: BLE001 - report it as this job's failure
                             replace()
                             answer = Answer.failed(job, f"{type(error).__name__}: {error}")
-                    verdict = self.helpers.submit(tasks.finish, state, answer.to_json() if answer else None).result()
+                    verdict = self.helpers.ask({"finish": state, "answer": answer.to_json() if answer else None})["verdict"]
                 except Exception as error:  # noqa: BLE001 - a helper lost: this notebook's failure
                     verdict = Verdict.failed(task, f"{task.notebook}: could not be graded: "
                                                    f"{type(error).__name__}: {error}").to_json()

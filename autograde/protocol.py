@@ -368,13 +368,27 @@ class Task:
         return self.reference["grade_cells"]
 
     def to_json(self) -> str:
-        return dumps(asdict(self))
+        head = dumps({name: getattr(self, name) for name in self.__dataclass_fields__ if name != "reference"})
+        return f'{head[:-1]}, "reference": {_reference_json(self.reference)}}}'
 
     @classmethod
     def from_json(cls, line: str | bytes) -> Task:
         data = loads(line, "a task", 4 * MAX_NOTEBOOK)
         _check(set(data) == set(cls.__dataclass_fields__), "a task's fields are not the protocol's")
         return cls(**data)
+
+
+_REFERENCES: dict[int, tuple[dict, str]] = {}  # id -> (a reference, its JSON): every task of a notebook shares one
+
+
+def _reference_json(reference: dict) -> str:
+    """A task's reference as JSON, encoded once per reference (the grader never changes one after it is built)."""
+    kept = _REFERENCES.get(id(reference))
+    if kept is None or kept[0] is not reference:
+        if len(_REFERENCES) > 1000:
+            _REFERENCES.clear()
+        kept = _REFERENCES[id(reference)] = (reference, dumps(reference))
+    return kept[1]
 
 
 @dataclass(frozen=True)

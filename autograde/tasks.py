@@ -86,3 +86,29 @@ def warm() -> None:
     from autograde import repair, scoring  # noqa: F401
 
     course.nbgrader_meta({})
+
+
+def main() -> None:
+    """``python -m autograde.tasks``: a helper process that prepares and scores, one JSON request per line.
+
+    ``{"start": TASK}`` is answered with ``{"job": JOB, "state": STATE}``, ``{"finish": STATE,
+    "answer": ANSWER}`` with ``{"verdict": VERDICT}`` (:func:`start`, :func:`finish`).
+    """
+    import sys
+
+    warm()
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but answers on the answer channel
+    for line in sys.stdin:
+        request = json.loads(line)
+        if "start" in request:
+            job, state = start(request["start"])
+            reply = {"job": job, "state": state}
+        else:
+            reply = {"verdict": finish(request["finish"], request.get("answer"))}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
