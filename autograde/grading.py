@@ -347,11 +347,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
             print(line)
     failed = sorted({r.student for r in results if not r.ok})
     flagged = sorted({r.student for r in results if r.flags})
-    print(f"graded {sum(r.ok for r in results)}, failed {len(results) - sum(r.ok for r in results)}, "
-          f"in {time.perf_counter() - start:.1f} s")
     if stats.get("notebooks"):
         print(f"coordinator CPU: {cpu:.2f} s for {stats['notebooks']} notebook(s), "
               f"{cpu / stats['notebooks']:.4f} s per notebook")
+    print(f"graded {sum(r.ok for r in results)}, failed {len(results) - sum(r.ok for r in results)}, "
+          f"in {time.perf_counter() - start:.1f} s")
     if flagged:
         print(f"flagged for tampering: {', '.join(flagged)}")
     if failed:
