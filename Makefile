@@ -12,7 +12,7 @@ LAB_ARGS ?=
 BENCH_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test student lint bench bench-digits accuracy sync lock clean
+.PHONY: lab test student lint bench bench-coordinator bench-digits accuracy sync lock clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ lint: $(STAMP)
 # (several minutes; e.g. make bench BENCH_ARGS="--students 5 --assignment 02_losses"). Not part of make test.
 bench: $(STAMP)
 	$(PY) -m autograde.bench_grading $(BENCH_ARGS)
+
+# The grading process's ceiling: 5,000 simulated submissions (workers answer at once), SQLite then PostgreSQL
+# (a throw-away server from Debian's postgresql package); notebooks per second and its processor time per notebook.
+bench-coordinator: $(STAMP)
+	$(PY) -m autograde.simulate --regrade
+	$(PY) -m autograde.simulate --regrade --postgres
 
 # Notebook 6's training time and accuracy.
 bench-digits: $(STAMP)

@@ -14,6 +14,11 @@ for every notebook of the course, and grades them twice, in one run on this mach
     machinery at all (no fork, no sandbox, no limits, no capture, no scoring); its time counts
     from after the imports.
 
+For (b) the processor time is split between the grading process (the coordinator: it schedules
+the notebooks and writes the gradebook, and ``grade`` prints its share) and the workers (the
+rest of its process tree): per notebook, these are the two figures of the sizing rule for a
+cluster in docs/grading.md (``python -m autograde.simulate`` measures the coordinator's ceiling).
+
 Both gradebooks are then read back: every student must have the same score for every exercise of
 every notebook (the differences are printed and the exit status is 1 otherwise). Printed for each:
 wall seconds, seconds per student and peak memory (the sum of the resident set sizes of the whole
@@ -30,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -169,7 +176,23 @@ def tree_rss(root: int) -> int:
 class Measured:
     seconds: float = 0.0
     peak: int = 0  # bytes
+    cpu: float = 0.0  # processor seconds of the whole process tree (user + system)
     failed: list[str] = field(default_factory=list)  # commands that exited with an error
+
+
+def children_cpu() -> float:
+    """Processor seconds used so far by this process's ended children and everything they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+COORDINATOR = re.compile(r"^coordinator CPU: (\d+\.\d+) s for (\d+) notebook")
+
+
+def coordinator_cpu(log: Path) -> tuple[float, int] | None:
+    """(seconds, notebooks): what the last ``grade`` in ``log`` said of its grading process's processor time."""
+    found = [m for line in log.read_text(encoding="utf-8").splitlines() if (m := COORDINATOR.match(line))]
+    return (float(found[-1].group(1)), int(found[-1].group(2))) if found else None
 
 
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, into: Measured) -> None:
@@ -177,7 +200,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, into
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(cmd)}\n")
         out.flush()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children_cpu()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         done = threading.Event()
 
@@ -190,6 +213,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, into
         sampler.start()
         rc = proc.wait()
         into.seconds += time.perf_counter() - start
+        into.cpu += children_cpu() - cpu
         done.set()
         sampler.join()
     if rc != 0:
@@ -379,6 +403,11 @@ def bench(work: Path, n: int, assignments: dict[str, list[course.Notebook]], not
         b = course_tool(tool.root, None, log)
         label = "`autograde grade` (no --workers)"
     print(f"(b) {label}: {b.seconds:.1f} s, {b.seconds / n:.2f} s per student, peak memory {mib(b.peak)}", flush=True)
+    said = coordinator_cpu(log)
+    if said is not None and said[1]:
+        coordinator, graded = said
+        print(f"(b) processor time per notebook: coordinator {coordinator / graded:.4f} s (the grading process, "
+              f"start-up excluded), workers {(b.cpu - coordinator) / graded:.2f} s ({graded} notebooks)", flush=True)
     c = floor(tool, log)
     print(f"(c) floor, the same notebooks' code in one warm process, no grading machinery: {c:.1f} s, "
           f"{c / n:.2f} s per student", flush=True)

@@ -1,9 +1,12 @@
 """Grade collected submissions: the coordinator that schedules the notebooks and writes the gradebook.
 
-``grade`` takes every collected submission (``submitted/STUDENT/ASSIGNMENT/``) through four steps:
+``grade`` takes every collected submission (``submitted/STUDENT/ASSIGNMENT/``) through four steps;
+the first three run away from this process, on the workers, one notebook at a time
+(:mod:`autograde.tasks`), and only JSON crosses:
 
-1. **Prepare** (:mod:`autograde.prepare`, one notebook at a time): read without modifying it,
-   repair, sanitise, read for tampering, build the :class:`autograde.protocol.Job`.
+1. **Prepare** (:mod:`autograde.prepare`): read without modifying it, repair, sanitise, read for
+   tampering, build the :class:`autograde.protocol.Job`. The grader sends the submitted file and
+   what the gradebook knows of the source notebook (a :class:`autograde.protocol.Task`).
 2. **Run** on a pool of warm workers (:mod:`autograde.pool`, :mod:`autograde.worker`): each
    notebook in a fresh child forked from a worker that has imported torch once, with limits on
    processor time per cell and per notebook (a busy machine costs no points; generous wall-clock
@@ -11,28 +14,51 @@
    machine has it. A cell that kills the kernel costs its exercise only. Every job has a
    deadline; every answer is checked against its job.
 3. **Score** (:mod:`autograde.scoring`): positive evidence for every test cell, tampering zeros,
-   then nbgrader's preprocessors; the executed notebook goes to ``autograded/`` for feedback, as
-   with ``nbgrader autograde``.
-4. **Report** (:mod:`autograde.reports`): one line per submission with its score, then what was
-   repaired, flagged or lost, also written to ``reports/STUDENT/ASSIGNMENT.json`` with a digest,
-   so a run that was stopped resumes where it stopped (``--regrade`` forces it).
+   then nbgrader's rule for each graded cell; the result is a :class:`autograde.protocol.Verdict`,
+   checked here against its task (id, token, one score per graded cell within its points).
+4. **Write** (this module, :func:`autograde.gradebook.write_batch`): the verdicts go into the
+   gradebook in batches, one transaction per batch, and the graded copies into ``autograded/``
+   (for feedback, as with ``nbgrader autograde``); then each submission's report
+   (:mod:`autograde.reports`): one line per submission with its score, then what was repaired,
+   flagged or lost, also written to ``reports/STUDENT/ASSIGNMENT.json`` with a digest, so a run
+   that was stopped resumes where it stopped (``--regrade`` forces it).
 
+A submission's report is removed before its task is sent and written only after its batch is
+committed: a run killed at any moment leaves every submission either graded (report and rows)
+or graded again by the next run, whose write updates the same rows (never duplicates them).
 Only this process touches the gradebook (:mod:`autograde.gradebook`), so SQLite is safe with any
-number of workers. Steps 1 and 3 depend on one notebook only, so they can move to the workers.
+number of workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import secrets
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from autograde import course, protocol
-from autograde.gradebook import begin, ensure_released, quiet_nbgrader, read_result, resumable, submissions, zero_notebook
-from autograde.prepare import COSTS, Prepared, prepare
-from autograde.reports import GradeResult, assignment_digest, digest, invalidate, new_run, record, write_report
-from autograde.scoring import score
+from autograde import course, protocol, repair
+from autograde.gradebook import (
+    AssignmentIds,
+    Finished,
+    assignment_ids,
+    ensure_released,
+    fill_result,
+    quiet_nbgrader,
+    read_result,
+    reference_of,
+    resumable,
+    submission_timestamp,
+    submissions,
+    write_batch,
+)
+from autograde.prepare import COSTS, job_limits
+from autograde.protocol import Task, Verdict
+from autograde.reports import GradeResult, assignment_digest, digest, invalidate, new_run, record_all, write_atomic, write_report
 from autograde.workspace import Workspace
 
 # Other commands (status, export, feedback) read the gradebook through these names.
@@ -68,13 +94,38 @@ class Settings:
 
 
 # -- the run -----------------------------------------------------------------------------------
+BATCH = 200  # finished submissions written to the gradebook in one transaction
+BATCH_SECONDS = 1.0  # the longest a finished submission waits for its batch
+IN_FLIGHT = 256  # tasks sent and not answered yet (each holds its submitted file)
+
+
 @dataclass
 class Submission:
     result: GradeResult
-    prepared: list[Prepared]
     key: str
+    notebooks: list[str]
+    verdicts: dict[str, Verdict | None] = field(default_factory=dict)  # notebook -> verdict (None: not handed in)
+    problems: dict[str, str] = field(default_factory=dict)  # notebook -> why it could not be sent
+    timestamp: datetime | None = None
     waiting: int = 0
     started: float = 0.0
+
+
+class Tasks:
+    """What the workers need per notebook of an assignment (read from the gradebook once), and the tasks built from it."""
+
+    def __init__(self, ws: Workspace, gb, settings: Settings) -> None:
+        self.ws, self.gb, self.settings = ws, gb, settings
+        self.limits = job_limits(settings)
+        self.references: dict[tuple[str, str], dict] = {}
+
+    def task(self, student: str, assignment: str, nb: course.Notebook, path, raw: bytes) -> Task:
+        key = (assignment, nb.name)
+        if key not in self.references:
+            self.references[key] = reference_of(self.ws, self.gb, nb)
+        return Task(id=f"{student}/{assignment}/{nb.name}", token=secrets.token_hex(16), student=student,
+                    assignment=assignment, notebook=nb.name, file_name=path.name,
+                    content=base64.b64encode(raw).decode("ascii"), reference=self.references[key], limits=self.limits)
 
 
 def make_pool(settings: Settings):
@@ -87,12 +138,18 @@ def make_pool(settings: Settings):
 
 
 def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | None = None,
-              progress: bool = True, say=print) -> list[GradeResult]:
-    """Grade every (student, assignment) pair; one result per pair, in the order given."""
+              progress: bool = True, say=print, pool=None, stats: dict | None = None) -> list[GradeResult]:
+    """Grade every (student, assignment) pair; one result per pair, in the order given.
+
+    ``pool``: where the tasks go (default: :func:`make_pool`); ``stats`` gets the number of
+    notebooks sent and of gradebook transactions.
+    """
     from nbgrader.api import Gradebook
     from tqdm import tqdm
 
     settings = settings or Settings()
+    stats = stats if stats is not None else {}
+    stats.update(notebooks=0, batches=0)
     if not pairs:
         return []
     api = ws.api()
@@ -102,7 +159,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
     results: dict[tuple[str, str], GradeResult] = {}
     order = sorted(pairs, key=lambda p: -max(COSTS.get(nb.name, 1.0) for nb in known[p[1]]))
     bar = tqdm(total=len(pairs), desc="grading", unit="submission", disable=not progress)
-    pool, where = None, ""
+    own_pool, where = pool is None, "the given pool"
     with quiet_nbgrader(), Gradebook(ws.db, ws.config().CourseDirectory.course_id) as gb:
         todo: list[tuple[str, str, str]] = []
         for student, assignment in order:
@@ -114,87 +171,140 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
             else:
                 todo.append((student, assignment, key))
         gb.db.commit()  # end the read transaction: releasing an assignment writes to the gradebook
+        ids: dict[str, AssignmentIds] = {}
         if todo:
-            pool, where = make_pool(settings)  # the workers warm up while the assignments are checked
+            if pool is None:
+                pool, where = make_pool(settings)  # the workers warm up while the assignments are checked
             for assignment in sorted({a for _, a, _ in todo}):
                 ensure_released(ws, api, assignment)
+                ids[assignment] = assignment_ids(gb, assignment)
+            gb.db.commit()
             say(f"grading {len(todo)} submission(s) on {where}"
                 + (f"; {len(results)} unchanged since the last run" if results else ""))
-        running: dict[str, tuple[Submission, Prepared]] = {}
-        queue_ = list(todo)
+        tasks = Tasks(ws, gb, settings)
+        running: dict[str, tuple[Submission, Task]] = {}
+        ready: list[Submission] = []
+        ready_since = 0.0
+        queue_ = todo[::-1]  # popped from the end: the order above
+        wait = 5.0 if settings.scheduler else None
+
+        def flush() -> None:
+            write_submissions(ws, gb, ids, known, ready, run, results)
+            stats["batches"] += 1
+            bar.update(len(ready))
+            ready.clear()
+
         try:
-            while queue_ or running:
-                if queue_:
-                    finished = pool.next(timeout=0)
-                else:
-                    finished = pool.next(timeout=None if not settings.scheduler else 5)
-                if finished is None and queue_:
-                    student, assignment, key = queue_.pop(0)
-                    sub = start_submission(ws, gb, student, assignment, key, settings, known[assignment])
-                    for prepared in sub.prepared:
-                        if prepared.job is not None:
-                            running[prepared.job.id] = (sub, prepared)
-                            pool.submit(prepared.job)
-                    if sub.waiting == 0:
-                        results[(student, assignment)] = finish_submission(ws, gb, sub, run)
-                        bar.update()
-                    continue
+            while queue_ or running or ready:
+                finished = pool.next(timeout=0)
                 if finished is None:
-                    continue
-                job, answer = finished
-                sub, prepared = running.pop(job.id)
+                    if queue_ and len(running) < IN_FLIGHT:
+                        student, assignment, key = queue_.pop()
+                        sub = start_submission(ws, tasks, student, assignment, key, known[assignment], pool, running)
+                        stats["notebooks"] += sub.waiting
+                        if sub.waiting == 0:
+                            ready_since = ready_since if ready else time.monotonic()
+                            ready.append(sub)
+                        continue
+                    if ready and (not running or time.monotonic() - ready_since >= BATCH_SECONDS):
+                        flush()
+                        continue
+                    if not running:
+                        continue
+                    finished = pool.next(timeout=BATCH_SECONDS if ready else wait)
+                    if finished is None:
+                        continue
+                task, text = finished
+                sub, sent = running.pop(task.id)
                 try:
-                    if prepared.job is not job:
-                        raise protocol.ProtocolError(f"an answer for {job.id} came back for another job")
-                    answer.check(job)
-                    score(ws, prepared, answer)
+                    if sent is not task:
+                        raise protocol.ProtocolError(f"a verdict for {task.id} came back for another task")
+                    verdict = Verdict.from_json(text, sent)
                 except Exception as error:  # noqa: BLE001 - one notebook must not stop the class
-                    prepared.error = f"{prepared.notebook.name}: could not be scored: {type(error).__name__}: {error}"
+                    verdict = Verdict.failed(sent, f"{sent.notebook}: could not be scored: {type(error).__name__}: {error}")
+                sub.verdicts[sent.notebook] = verdict
                 sub.waiting -= 1
                 if sub.waiting == 0:
-                    results[(sub.result.student, sub.result.assignment)] = finish_submission(ws, gb, sub, run)
-                    bar.update()
+                    ready_since = ready_since if ready else time.monotonic()
+                    ready.append(sub)
+                    if len(ready) >= BATCH:
+                        flush()
         finally:
             bar.close()
-            if pool is not None:
+            if own_pool and pool is not None:
                 pool.close()
     return [results[p] for p in pairs]
 
 
-def start_submission(ws: Workspace, gb, student: str, assignment: str, key: str, settings: Settings,
-                     notebooks: list[course.Notebook]) -> Submission:
-    sub = Submission(GradeResult(student, assignment), [], key, started=time.perf_counter())
+def start_submission(ws: Workspace, tasks: Tasks, student: str, assignment: str, key: str,
+                     notebooks: list[course.Notebook], pool, running: dict) -> Submission:
+    """Send a task for each notebook of a submission that was handed in; the report goes first."""
+    sub = Submission(GradeResult(student, assignment), key, [nb.name for nb in notebooks], started=time.perf_counter())
     # The old report goes first: a run stopped from here on must grade this submission again.
     invalidate(ws, student, assignment)
-    begin(ws, gb, student, assignment)
+    sub.timestamp = submission_timestamp(ws, student, assignment)
+    folder = ws.path("submitted", student, assignment)
     for nb in notebooks:
+        path, problem = repair.find_notebook(folder, nb.name)
+        if path is None:
+            if problem:
+                sub.problems[nb.name] = f"{nb.name}: {problem}"
+            sub.verdicts[nb.name] = None
+            continue
         try:
-            prepared = prepare(ws, student, assignment, nb, settings)
-        except Exception as error:  # noqa: BLE001 - a notebook the repair cannot handle is that notebook's error
-            prepared = Prepared(student, assignment, nb, error=f"{nb.name}: could not be read: {type(error).__name__}: {error}")
-        sub.prepared.append(prepared)
-        if prepared.job is not None:
-            sub.waiting += 1
+            raw = repair.read_submission(path, max_bytes=int(tasks.settings.max_megabytes * 2**20))
+        except repair.SubmissionError as error:
+            sub.problems[nb.name] = f"{nb.name}: {error}"
+            sub.verdicts[nb.name] = None
+            continue
+        task = tasks.task(student, assignment, nb, path, raw)
+        running[task.id] = (sub, task)
+        sub.waiting += 1
+        pool.submit(task)
     return sub
 
 
-def finish_submission(ws: Workspace, gb, sub: Submission, run: str) -> GradeResult:
-    result = sub.result
-    for prepared in sub.prepared:
-        if prepared.missing or prepared.error:
-            zero_notebook(gb, result.student, result.assignment, prepared.notebook.name)
-        if prepared.missing:
-            result.missing.append(prepared.notebook.name)
-        if prepared.error:
-            result.errors.append(prepared.error)
-        result.notes.extend(prepared.notes)
-        result.flags.extend(prepared.flag_lines())
-    gb.db.expire_all()
-    read_result(ws, gb, result.student, result.assignment, result)
-    result.seconds = time.perf_counter() - sub.started
-    write_report(ws, result, sub.key)
-    record(ws, run, result)
-    return result
+def write_submissions(ws: Workspace, gb, ids: dict[str, AssignmentIds], known: dict[str, list[course.Notebook]],
+                      batch: list[Submission], run: str, results: dict[tuple[str, str], GradeResult]) -> None:
+    """One batch: the graded copies into ``autograded/``, the grades in one transaction, then the reports."""
+    finished = []
+    for sub in batch:
+        result = sub.result
+        dest = ws.path("autograded", result.student, result.assignment)
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        src = ws.path("submitted", result.student, result.assignment)
+        for path in src.rglob("*"):  # the other files handed in, as nbgrader copies them
+            if path.is_file() and path.suffix != ".ipynb" and not path.name.startswith("."):
+                target = dest / path.relative_to(src)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+        verdicts: dict[str, Verdict | None] = {}
+        for name in sub.notebooks:
+            verdict = sub.verdicts.get(name)
+            if verdict is None:
+                if name in sub.problems:
+                    result.errors.append(sub.problems[name])
+                else:
+                    result.missing.append(name)
+                verdicts[name] = None
+                continue
+            if verdict.error:
+                result.errors.append(verdict.error)
+            result.notes.extend(verdict.notes)
+            result.flags.extend(verdict.flags)
+            verdicts[name] = None if verdict.error else verdict
+            if verdict.notebook is not None and not verdict.error:
+                write_atomic(dest / f"{name}.ipynb", verdict.notebook)
+        finished.append(Finished(result.student, result.assignment, sub.timestamp, verdicts))
+    scored = write_batch(gb, ids, finished)
+    for sub in batch:
+        result = fill_result(known[sub.result.assignment], sub.result, scored[(sub.result.student, sub.result.assignment)])
+        result.seconds = time.perf_counter() - sub.started
+        write_report(ws, result, sub.key)
+        results[(result.student, result.assignment)] = result
+    record_all(ws, run, [sub.result for sub in batch])
 
 
 def grade_one(ws: Workspace, student: str, assignment: str, settings: Settings | None = None) -> GradeResult:
@@ -229,13 +339,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
                         cell_wall_timeout=args.cell_wall_timeout, submission_wall_timeout=args.submission_wall_timeout,
                         memory_limit_gib=args.memory_limit, sandbox=args.sandbox, scheduler=args.scheduler,
                         regrade=args.regrade, max_megabytes=args.max_megabytes)
-    start = time.perf_counter()
-    results = grade_all(ws, pairs, settings, progress=not args.no_progress)
+    start, cpu, stats = time.perf_counter(), time.process_time(), {}
+    results = grade_all(ws, pairs, settings, progress=not args.no_progress, stats=stats)
+    cpu = time.process_time() - cpu
     for r in results:
         for line in r.lines():
             print(line)
     failed = sorted({r.student for r in results if not r.ok})
     flagged = sorted({r.student for r in results if r.flags})
+    if stats.get("notebooks"):
+        print(f"coordinator CPU: {cpu:.2f} s for {stats['notebooks']} notebook(s), "
+              f"{cpu / stats['notebooks']:.4f} s per notebook")
     print(f"graded {sum(r.ok for r in results)}, failed {len(results) - sum(r.ok for r in results)}, "
           f"in {time.perf_counter() - start:.1f} s")
     if flagged:

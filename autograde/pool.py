@@ -1,19 +1,24 @@
-"""Run notebook jobs on warm workers: a local pool of N processes, or a Dask cluster.
+"""Grade notebooks on warm workers: a local pool of N processes, or a Dask cluster.
 
-A job is a :class:`autograde.protocol.Job`; running it returns an :class:`~autograde.protocol.Answer`
-with the executed cells' outputs and the events. Only JSON crosses between the grader and a worker,
-never pickles, and every answer is checked (the job's id and token, one result per code cell,
+The grader submits a :class:`autograde.protocol.Task` (one submitted notebook) and receives its
+:class:`~autograde.protocol.Verdict` as JSON; everything between runs away from the grading
+process (:mod:`autograde.tasks`): preparing the notebook, running its
+:class:`~autograde.protocol.Job` (which returns an :class:`~autograde.protocol.Answer` with the
+executed cells' outputs and the events), scoring it. Only JSON crosses between the grader and a
+worker, never pickles, and every answer is checked (the job's id and token, one result per code cell,
 types and sizes), so a student's code cannot hand the grader anything but data, nor an answer
 for another student's job. Every job has a deadline enforced here, from outside the worker: a
 worker that is stopped or wedged is killed and replaced, and that notebook scores zero.
 
 - :class:`LocalPool` starts ``workers`` warm processes (:mod:`autograde.worker`, inside the
   sandbox when there is one) and feeds them jobs from a queue, longest first; results come back
-  as they finish. A worker that dies is restarted and its job tried once more; one that is late
-  or breaks the protocol is replaced and its job fails (zero, with the reason).
-- :class:`DaskPool` sends each job to a Dask distributed scheduler; on each Dask worker the job
-  runs on a warm worker process of its own (:func:`run_on_dask_worker`), so Dask's workers need
-  only this package installed. Dask is imported only here, only when ``--scheduler`` is given.
+  as they finish; preparing and scoring run in a pool of helper processes (:mod:`autograde.tasks`).
+  A worker that dies is restarted and its job tried once more; one that is late or breaks the
+  protocol is replaced and its job fails (zero, with the reason).
+- :class:`DaskPool` sends each task to a Dask distributed scheduler; on each Dask worker the task
+  is prepared, run on a warm worker process of its own and scored (:func:`run_on_dask_worker`),
+  so Dask's workers need only this package installed, not the course folder nor the gradebook.
+  Dask is imported only here, only when ``--scheduler`` is given.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ import tempfile
 import threading
 import time
 
-from autograde import process_limit, protocol
+from autograde import process_limit, protocol, tasks
 from autograde import sandbox as sandboxes
-from autograde.protocol import Answer, Job
+from autograde.protocol import Answer, Job, Task, Verdict
 
 READY_TIMEOUT = 300  # seconds a worker may take to import torch and friends
 STOP_CHECK = 2.0  # seconds between two looks at whether a worker was stopped
@@ -193,23 +198,85 @@ def run_with_retry(get_worker, replace_worker, job: Job) -> Answer:
     raise AssertionError("unreachable")
 
 
+class Helper:
+    """A helper process (``python -m autograde.tasks``) that prepares and scores notebooks, one JSON line each way."""
+
+    def __init__(self) -> None:
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograde.tasks"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True, encoding="utf-8")
+
+    def ask(self, request: dict) -> dict:
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except OSError:
+            line = ""
+        if not line:
+            self.log.seek(0)
+            tail = self.log.read().strip().splitlines()
+            raise WorkerError(f"a grading helper died: {tail[-1] if tail else self.proc.poll()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+class Helpers:
+    """``size`` helper processes shared by the pool's threads, started at once (they warm up beside the workers)."""
+
+    def __init__(self, size: int) -> None:
+        self.free: queue.Queue = queue.Queue()
+        self.all: list[Helper] = [Helper() for _ in range(size)]
+        for helper in self.all:
+            self.free.put(helper)
+        self.lock = threading.Lock()
+
+    def ask(self, request: dict) -> dict:
+        helper = self.free.get()
+        try:
+            return helper.ask(request)
+        except Exception:
+            with self.lock:  # a helper that failed is replaced
+                helper.close()
+                self.all.remove(helper)
+                helper = Helper()
+                self.all.append(helper)
+            raise
+        finally:
+            self.free.put(helper)
+
+    def close(self) -> None:
+        for helper in self.all:
+            helper.close()
+
+
 class LocalPool:
-    """``workers`` warm processes on this machine; jobs go in with :meth:`submit`, results come out of :meth:`next`."""
+    """``workers`` warm processes on this machine; tasks go in with :meth:`submit`, verdicts come out of :meth:`next`."""
 
     def __init__(self, workers: int, box: sandboxes.Sandbox) -> None:
         self.workers = max(1, workers)
         self.box = box
+        self.helpers = Helpers(min(self.workers, max(1, len(os.sched_getaffinity(0)))))
         self.todo: queue.Queue = queue.Queue()
         self.done: queue.Queue = queue.Queue()
         self.threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(self.workers)]
         for thread in self.threads:
             thread.start()  # each thread starts its worker process at once, in parallel
 
-    def submit(self, job: Job) -> None:
-        self.todo.put(job)
+    def submit(self, task: Task) -> None:
+        self.todo.put(task)
 
-    def next(self, timeout: float | None = None) -> tuple[Job, Answer] | None:
-        """The next finished (job, result), or None if none finished within ``timeout``."""
+    def next(self, timeout: float | None = None) -> tuple[Task, str] | None:
+        """The next finished (task, verdict JSON), or None if none finished within ``timeout``."""
         try:
             return self.done.get(timeout=timeout)
         except queue.Empty:
@@ -220,6 +287,7 @@ class LocalPool:
             self.todo.put(None)
         for thread in self.threads:
             thread.join()
+        self.helpers.close()
 
     def _serve(self) -> None:
         holder: list[WorkerProcess | None] = [None]
@@ -243,18 +311,28 @@ class LocalPool:
             except WorkerError:
                 pass  # tried again with the first job, which then reports the failure
             while True:
-                job = self.todo.get()
-                if job is None:
+                task = self.todo.get()
+                if task is None:
                     return
-                if (wanted := sandboxes.for_job(self.box, job.id)) != box[0]:
-                    replace()
-                    box[0] = wanted
                 try:
-                    answer = run_with_retry(get, replace, job)
-                except Exception as error:  # noqa: BLE001 - report it as this job's failure
-                    replace()
-                    answer = Answer.failed(job, f"{type(error).__name__}: {error}")
-                self.done.put((job, answer))
+                    started = self.helpers.ask({"start": task.to_json()})
+                    job_json, state = started["job"], started["state"]
+                    answer = None
+                    if job_json is not None:
+                        job = Job.from_json(job_json)
+                        if (wanted := sandboxes.for_job(self.box, job.id)) != box[0]:
+                            replace()
+                            box[0] = wanted
+                        try:
+                            answer = run_with_retry(get, replace, job)
+                        except Exception as error:  # noqa: BLE001 - report it as this job's failure
+                            replace()
+                            answer = Answer.failed(job, f"{type(error).__name__}: {error}")
+                    verdict = self.helpers.ask({"finish": state, "answer": answer.to_json() if answer else None})["verdict"]
+                except Exception as error:  # noqa: BLE001 - a helper lost: this notebook's failure
+                    verdict = Verdict.failed(task, f"{task.notebook}: could not be graded: "
+                                                   f"{type(error).__name__}: {error}").to_json()
+                self.done.put((task, verdict))
         finally:
             replace()
 
@@ -263,17 +341,11 @@ class LocalPool:
 _LOCAL = threading.local()
 
 
-def run_on_dask_worker(job_json: str, sandbox_mode: str) -> str:
-    """The task a Dask worker runs: one job on this thread's warm worker process (started once)."""
-    job = Job.from_json(job_json)
-    box = sandboxes.for_job(sandboxes.choose(sandbox_mode), job.id)
-
-    def get() -> WorkerProcess:
-        if getattr(_LOCAL, "worker", None) is not None and _LOCAL.box != box:
-            replace()
-        if getattr(_LOCAL, "worker", None) is None:
-            _LOCAL.worker, _LOCAL.box = WorkerProcess(box), box
-        return _LOCAL.worker
+def run_on_dask_worker(task_json: str, sandbox_mode: str) -> str:
+    """What a Dask worker runs: one task, prepared and scored here, its job run on this thread's warm
+    worker process (started once, and again when a job needs the other sandbox: ``given/`` or not);
+    the verdict, as JSON."""
+    base = sandboxes.choose(sandbox_mode)
 
     def replace() -> None:
         worker = getattr(_LOCAL, "worker", None)
@@ -281,7 +353,19 @@ def run_on_dask_worker(job_json: str, sandbox_mode: str) -> str:
             worker.close()
         _LOCAL.worker = None
 
-    return run_with_retry(get, replace, job).to_json()
+    def run(job: Job) -> Answer:
+        box = sandboxes.for_job(base, job.id)
+
+        def get() -> WorkerProcess:
+            if getattr(_LOCAL, "worker", None) is not None and _LOCAL.box != box:
+                replace()
+            if getattr(_LOCAL, "worker", None) is None:
+                _LOCAL.worker, _LOCAL.box = WorkerProcess(box), box
+            return _LOCAL.worker
+
+        return run_with_retry(get, replace, job)
+
+    return tasks.grade(task_json, run)
 
 
 class DaskPool:
@@ -296,11 +380,11 @@ class DaskPool:
         self.sandbox_mode = sandbox_mode
         self.pending: dict = {}
 
-    def submit(self, job: Job) -> None:
-        future = self.client.submit(run_on_dask_worker, job.to_json(), self.sandbox_mode, pure=False)
-        self.pending[future] = job
+    def submit(self, task: Task) -> None:
+        future = self.client.submit(run_on_dask_worker, task.to_json(), self.sandbox_mode, pure=False)
+        self.pending[future] = task
 
-    def next(self, timeout: float | None = None) -> tuple[Job, Answer] | None:
+    def next(self, timeout: float | None = None) -> tuple[Task, str] | None:
         from distributed import wait
 
         if not self.pending:
@@ -312,14 +396,13 @@ class DaskPool:
         if not finished:
             return None
         future = next(iter(finished))
-        job = self.pending.pop(future)
+        task = self.pending.pop(future)
         try:
-            answer = Answer.from_json(future.result(), job)
-        except protocol.ProtocolError as error:
-            answer = Answer.failed(job, f"the cluster's answer broke the protocol: {error}")
+            verdict = future.result()
         except Exception as error:  # noqa: BLE001 - the cluster lost the task
-            answer = Answer.failed(job, f"the cluster could not run it: {type(error).__name__}: {error}")
-        return job, answer
+            verdict = Verdict.failed(task, f"{task.notebook}: could not be run: the cluster could not run it: "
+                                           f"{type(error).__name__}: {error}").to_json()
+        return task, verdict
 
     def close(self) -> None:
         self.client.close()

@@ -1,23 +1,28 @@
 """Step 1 of grading, one notebook at a time: read the submission, repair it, sanitise it, build its job.
 
-Nothing here touches the gradebook for writing: a notebook is read without being modified
-(:func:`autograde.repair.load_submission`), rebuilt on its source notebook
+This runs beside the notebook's run, away from the gradebook and the course folder: the grader
+sends a :class:`autograde.protocol.Task` holding the submitted file and what the gradebook knows
+of the source notebook (:func:`autograde.gradebook.reference_of`). The notebook is read without
+being modified (:func:`autograde.repair.parse_submission`), rebuilt on its source notebook
 (:func:`autograde.repair.repair`), sanitised by nbgrader's own preprocessors (locked and test
-cells restored from the gradebook, hidden tests included), and its learner cells read for
-tampering (:mod:`autograde.tamper`). The result is a :class:`Prepared` notebook holding the
-:class:`autograde.protocol.Job` a worker runs.
+cells restored from the reference the gradebook gave, hidden tests included), and its learner
+cells read for tampering (:mod:`autograde.tamper`). The result is a :class:`Prepared` notebook
+holding the :class:`autograde.protocol.Job` a worker runs.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from autograde import course, given, protocol, tamper
 from autograde.gradebook import exercise_name
-from autograde.workspace import Workspace, template_for
 
 if TYPE_CHECKING:
     from autograde.grading import Settings
@@ -39,6 +44,8 @@ class Prepared:
     error: str | None = None
     missing: bool = False
     tampered: dict[str, list[str]] = field(default_factory=dict)  # exercise -> what it did
+    grades: tuple[protocol.GradeVerdict, ...] = ()  # set by scoring: each graded cell's score
+    comments: tuple[protocol.CommentVerdict, ...] = ()
 
     def flag(self, exercise: str, what: str, static: bool = False) -> None:
         """Record tampering; a run-time finding is kept only when reading the code found nothing."""
@@ -56,17 +63,69 @@ class Prepared:
         return [f"{self.notebook.name}/{ex}: scored 0 for tampering: {'; '.join(r)}" for ex, r in self.tampered.items()]
 
 
-def sanitise(ws: Workspace, nb, resources: dict):
-    """nbgrader's own clean-up before a run: clear outputs, restore locked cells from the gradebook."""
-    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
+class Reference:
+    """The gradebook's answers to nbgrader's sanitising preprocessors, from a task's reference (no database)."""
 
-    config = ws.config()
-    for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
-        nb, resources = pp(config=config).preprocess(nb, resources)
+    def __init__(self, reference: dict) -> None:
+        from nbgrader.api import MissingEntry
+
+        self.missing = MissingEntry
+        self.cells = {c["name"]: SimpleNamespace(**c) for c in reference["source_cells"]}
+        points = {**reference["grade_cells"], **reference["task_cells"]}
+        self.points = {name: SimpleNamespace(name=name, max_score=value) for name, value in points.items()}
+        self.notebook = SimpleNamespace(
+            kernelspec=reference["kernelspec"], source_cells=list(self.cells.values()),
+            grade_cells=[self.points[n] for n in reference["grade_cells"]],
+            solution_cells=[SimpleNamespace(name=n) for n in reference["solution_cells"]],
+            task_cells=[self.points[n] for n in reference["task_cells"]])
+
+    def find_notebook(self, notebook: str, assignment: str):
+        return self.notebook
+
+    def find_source_cell(self, name: str, notebook: str, assignment: str):
+        if name not in self.cells:
+            raise self.missing(name)
+        return self.cells[name]
+
+    def find_graded_cell(self, name: str, notebook: str, assignment: str):
+        if name not in self.points:
+            raise self.missing(name)
+        return self.points[name]
+
+
+def sanitise(nb, resources: dict, reference: dict):
+    """nbgrader's own clean-up before a run: clear outputs, restore locked cells as the gradebook holds them."""
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, NbGraderPreprocessor, OverwriteCells
+
+    class OverwriteFromReference(OverwriteCells):
+        def preprocess(self, nb, resources):
+            self.notebook_id = resources["nbgrader"]["notebook"]
+            self.assignment_id = resources["nbgrader"]["assignment"]
+            self.gradebook = Reference(reference)
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
+            if self.add_missing_cells:
+                nb, resources = self.add_missing_grade_cells(nb, resources)
+                nb, resources = self.add_missing_task_cells(nb, resources)
+            return nb, resources
+
+    for pp in (ClearOutput, DeduplicateIds):
+        nb, resources = pp().preprocess(nb, resources)
+    if reference["kernelspec"]:  # nbgrader's OverwriteKernelspec
+        nb.metadata["kernelspec"] = json.loads(reference["kernelspec"])
+    for pp in (OverwriteFromReference, CheckCellMetadata):
+        nb, resources = pp().preprocess(nb, resources)
     return nb
 
 
-def build_job(prepared: Prepared, settings: Settings) -> protocol.Job:
+def job_limits(settings: Settings) -> dict:
+    """The limits a job runs under (:class:`autograde.protocol.Job`'s fields), from the grading settings."""
+    cell_wall, submission_wall = settings.walls()
+    return {"cell_timeout": settings.cell_timeout, "cell_wall_timeout": cell_wall,
+            "submission_timeout": settings.submission_timeout, "submission_wall_timeout": submission_wall,
+            "memory_limit": int(settings.memory_limit_gib * 2**30)}
+
+
+def build_job(prepared: Prepared, settings: Settings | dict) -> protocol.Job:
     """The worker's job for a repaired notebook: its code cells, who wrote each, what each counts for."""
     nb = prepared.nb
     cells: list[dict] = []
@@ -101,45 +160,43 @@ def build_job(prepared: Prepared, settings: Settings) -> protocol.Job:
             prepared.flag(entry["exercise"], "; ".join(found), static=True)
         elif found:
             prepared.notes.append(f"{prepared.notebook.name}: code after the last test {'; '.join(found)}")
-    cell_wall, submission_wall = settings.walls()
+    limits = settings if isinstance(settings, dict) else job_limits(settings)
     return protocol.Job(
         id=f"{prepared.student}/{prepared.assignment}/{prepared.notebook.name}",
         token=secrets.token_hex(16),
         cells=tuple(protocol.CellJob(**entry) for entry in cells),
         exercises=tuple(ex.name for ex in prepared.notebook.exercises),
         lang=prepared.lang,
-        cell_timeout=settings.cell_timeout,
-        cell_wall_timeout=cell_wall,
-        submission_timeout=settings.submission_timeout,
-        submission_wall_timeout=submission_wall,
-        memory_limit=int(settings.memory_limit_gib * 2**30),
         cost=COSTS.get(prepared.notebook.name, 1.0),
+        **limits,
     )
 
 
-def prepare(ws: Workspace, student: str, assignment: str, nb: course.Notebook, settings: Settings) -> Prepared:
+def notebook_of(reference: dict) -> course.Notebook:
+    """The source notebook a task's reference describes."""
+    return course.Notebook(path=Path(reference["file"]), assignment=reference["assignment"], reference=reference["module"],
+                           lang=reference["lang"],
+                           exercises=tuple(course.Exercise(name, points) for name, points in reference["exercises"]))
+
+
+def prepare(task: protocol.Task) -> Prepared:
     """Read, repair and sanitise one submitted notebook; never raises for a bad submission."""
     import nbformat
 
     from autograde import repair
 
-    prepared = Prepared(student, assignment, nb)
-    folder = ws.path("submitted", student, assignment)
-    path, problem = repair.find_notebook(folder, nb.name)
-    if path is None:
-        if problem:
-            prepared.error = f"{nb.name}: {problem}"
-        else:
-            prepared.missing = True
-        return prepared
+    reference = task.reference
+    nb = notebook_of(reference)
+    prepared = Prepared(task.student, task.assignment, nb)
     try:
-        loaded = repair.load_submission(path, max_bytes=int(settings.max_megabytes * 2**20))
+        loaded = repair.parse_submission(task.file_name, base64.b64decode(task.content))
     except repair.SubmissionError as error:
         prepared.error = f"{nb.name}: {error}"
         return prepared
     prepared.notes.extend(f"{nb.name}: {note}" for note in loaded.notes)
     edition = repair.edition_of(loaded.notebook)
-    template = nbformat.read(template_for(nb, edition), as_version=4)
+    templates = reference["templates"]
+    template = nbformat.reads(templates.get(edition, templates[nb.lang]), as_version=4)
     fixed = repair.repair(loaded.notebook, template)
     prepared.notes.extend(f"repaired {nb.name}: {note}" for note in fixed.notes)
     fixed.notebook.metadata.setdefault("course", {})["lang"] = edition
@@ -147,11 +204,11 @@ def prepare(ws: Workspace, student: str, assignment: str, nb: course.Notebook, s
         if "id" not in cell:
             cell["id"] = uuid.uuid4().hex[:8]
     fixed.notebook.nbformat, fixed.notebook.nbformat_minor = 4, max(5, fixed.notebook.get("nbformat_minor", 5))
-    resources = resources_for(ws, student, assignment, nb.name)
-    prepared.nb = sanitise(ws, fixed.notebook, resources)
-    prepared.job = build_job(prepared, settings)
+    resources = resources_for(task.student, task.assignment, nb.name)
+    prepared.nb = sanitise(fixed.notebook, resources, reference)
+    prepared.job = build_job(prepared, task.limits)
     return prepared
 
 
-def resources_for(ws: Workspace, student: str, assignment: str, notebook: str) -> dict:
-    return {"nbgrader": {"notebook": notebook, "assignment": assignment, "student": student, "db_url": ws.db}}
+def resources_for(student: str, assignment: str, notebook: str) -> dict:
+    return {"nbgrader": {"notebook": notebook, "assignment": assignment, "student": student}}

@@ -517,3 +517,172 @@ class Expect:
         elif message.kind == "done":
             _check(self.current is None and self.next == self.cells, "done before every cell reported")
             self.done = True
+
+
+# -- grader -> worker side: one notebook to grade, and the verdict that comes back ---------------
+MAX_NOTEBOOK = 64 * 2**20  # characters of the graded notebook a verdict carries back
+
+
+@dataclass(frozen=True)
+class Task:
+    """One submitted notebook to grade away from the gradebook: read, repair, sanitise, run, score.
+
+    ``content`` is the submitted file (base64), ``reference`` what the gradebook knows of the
+    source notebook (its cells, points, kernelspec and the source notebook of each edition: see
+    :func:`autograde.gradebook.reference_of`), ``limits`` the run's limits (:class:`Job`'s fields).
+    """
+
+    id: str
+    token: str
+    student: str
+    assignment: str
+    notebook: str
+    file_name: str
+    content: str
+    reference: dict
+    limits: dict
+
+    def __post_init__(self) -> None:
+        _text(self.id, "the task id", 1000)
+        _text(self.token, "the task token", 200)
+        for name in ("student", "assignment", "notebook", "file_name"):
+            _text(getattr(self, name), f"the task's {name}", 1000)
+        _text(self.content, "the submitted file", 2 * MAX_NOTEBOOK)
+        _object(self.reference, "the task's reference")
+        _object(self.limits, "the task's limits")
+        _check(set(self.limits) <= set(Job.__dataclass_fields__), "the task's limits have unknown fields")
+
+    @property
+    def grade_cells(self) -> dict[str, float]:
+        """grade_id -> points: the graded cells a verdict must score, no more, no fewer."""
+        return self.reference["grade_cells"]
+
+    def to_json(self) -> str:
+        head = dumps({name: getattr(self, name) for name in self.__dataclass_fields__ if name != "reference"})
+        return f'{head[:-1]}, "reference": {_reference_json(self.reference)}}}'
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> Task:
+        data = loads(line, "a task", 4 * MAX_NOTEBOOK)
+        _check(set(data) == set(cls.__dataclass_fields__), "a task's fields are not the protocol's")
+        return cls(**data)
+
+
+_REFERENCES: dict[int, tuple[dict, str]] = {}  # id -> (a reference, its JSON): every task of a notebook shares one
+
+
+def _reference_json(reference: dict) -> str:
+    """A task's reference as JSON, encoded once per reference (the grader never changes one after it is built)."""
+    kept = _REFERENCES.get(id(reference))
+    if kept is None or kept[0] is not reference:
+        if len(_REFERENCES) > 1000:
+            _REFERENCES.clear()
+        kept = _REFERENCES[id(reference)] = (reference, dumps(reference))
+    return kept[1]
+
+
+@dataclass(frozen=True)
+class GradeVerdict:
+    """The score of one graded cell (``None``: needs a grader by hand, as nbgrader's ``determine_grade`` says)."""
+
+    name: str
+    auto_score: float | None
+
+    def __post_init__(self) -> None:
+        _text(self.name, "a grade's cell", 200)
+        if self.auto_score is not None:
+            _number(self.auto_score, "a grade's score")
+
+
+@dataclass(frozen=True)
+class CommentVerdict:
+    """nbgrader's automatic comment on one solution or task cell ("No response." or none)."""
+
+    name: str
+    auto_comment: str | None
+
+    def __post_init__(self) -> None:
+        _text(self.name, "a comment's cell", 200)
+        _optional_text(self.auto_comment, "a comment")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What grading one notebook concluded, computed beside the run; the grader only writes it down.
+
+    Either ``error`` (the notebook could not be graded: it scores zero) or one grade per graded
+    cell of the source notebook, each between 0 and its points; ``notebook`` is the graded copy
+    for ``autograded/``, ``notes`` and ``flags`` the report's lines.
+    """
+
+    id: str
+    token: str
+    grades: tuple[GradeVerdict, ...] = ()
+    comments: tuple[CommentVerdict, ...] = ()
+    notes: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    error: str | None = None
+    notebook: str | None = None
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        _text(self.id, "the verdict's id", 1000)
+        _text(self.token, "the verdict's token", 200)
+        _check(isinstance(self.grades, tuple) and all(isinstance(g, GradeVerdict) for g in self.grades),
+               "grades must be GradeVerdicts")
+        _check(isinstance(self.comments, tuple) and all(isinstance(c, CommentVerdict) for c in self.comments),
+               "comments must be CommentVerdicts")
+        for what in ("notes", "flags"):
+            lines = getattr(self, what)
+            _check(isinstance(lines, tuple) and len(lines) <= MAX_CELLS, f"{what} must be a tuple of lines")
+            for line in lines:
+                _text(line, f"a verdict's {what[:-1]}")
+        _optional_text(self.error, "the verdict's error")
+        if self.notebook is not None:
+            _text(self.notebook, "the graded notebook", MAX_NOTEBOOK)
+        _number(self.seconds, "seconds")
+
+    @classmethod
+    def failed(cls, task: Task, error: str, notes: tuple[str, ...] = ()) -> Verdict:
+        return cls(task.id, task.token, notes=notes, error=error[:MAX_TEXT])
+
+    def to_json(self) -> str:
+        return dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str | bytes, task: Task) -> Verdict:
+        """The verdict in ``line``, checked against ``task``: same id and token, every graded cell scored once."""
+        data = loads(line, "a verdict", MAX_ANSWER)
+        _check(set(data) <= set(cls.__dataclass_fields__), "a verdict has unknown fields")
+        grades, comments = data.get("grades", []), data.get("comments", [])
+        notes, flags = data.get("notes", []), data.get("flags", [])
+        _check(all(isinstance(v, list) for v in (grades, comments, notes, flags)),
+               "a verdict's grades, comments, notes and flags must be lists")
+        grades = tuple(GradeVerdict(**_fields(g, "a grade", GradeVerdict)) for g in grades)
+        comments = tuple(CommentVerdict(**_fields(c, "a comment", CommentVerdict)) for c in comments)
+        verdict = cls(data.get("id"), data.get("token"), grades, comments, tuple(notes), tuple(flags),
+                      data.get("error"), data.get("notebook"), data.get("seconds", 0.0))
+        verdict.check(task)
+        return verdict
+
+    def check(self, task: Task) -> None:
+        _check(self.id == task.id, f"a verdict for {self.id!r} came for task {task.id!r}")
+        _check(self.token == task.token, f"a verdict for {task.id!r} carries the wrong token")
+        if self.error is not None:
+            _check(not self.grades, "a failed verdict carries grades")
+            return
+        points = task.grade_cells
+        names = [g.name for g in self.grades]
+        _check(len(names) == len(set(names)) and set(names) <= set(points),  # a cell missing stays unscored, as in nbgrader
+               f"a verdict for {task.id!r} does not score each graded cell once")
+        for grade in self.grades:
+            _check(grade.auto_score is None or grade.auto_score <= points[grade.name],
+                   f"{grade.name} scored more than its {points[grade.name]:g} points")
+        known = set(task.reference["solution_cells"]) | set(task.reference["task_cells"])
+        _check(all(c.name in known for c in self.comments), "a verdict comments on a cell that is not a solution")
+
+
+def _fields(data: object, what: str, kind: type) -> dict:
+    data = _object(data, what)
+    _check(set(data) == set(kind.__dataclass_fields__), f"{what} has unknown or missing fields")
+    return data

@@ -81,6 +81,11 @@ def load_submission(path: Path, max_bytes: int = MAX_BYTES) -> Loaded:
     Raises ``SubmissionError`` with one sentence naming the problem: a missing, empty, oversized
     (checked before reading), non-JSON, truncated or non-notebook file, or one handed in as ``.py``.
     """
+    return parse_submission(Path(path).name, read_submission(path, max_bytes))
+
+
+def read_submission(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a submitted notebook, refused (``SubmissionError``) when missing, not a notebook file or too large."""
     path = Path(path)
     name = path.name
     if not path.is_file():
@@ -94,7 +99,12 @@ def load_submission(path: Path, max_bytes: int = MAX_BYTES) -> Loaded:
             f"{name} is {_mb(size)} MB, over the {_mb(max_bytes)} MB limit: clear its outputs "
             "(Edit > Clear Outputs of All Cells), save it and hand it in again"
         )
-    text = _decode(name, path.read_bytes())
+    return path.read_bytes()
+
+
+def parse_submission(name: str, raw: bytes) -> Loaded:
+    """A submitted notebook from the bytes of the file ``name`` (what :func:`load_submission` read)."""
+    text = _decode(name, raw)
     data = _parse_json(name, text)
     return _to_v4(name, text, data)
 

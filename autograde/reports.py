@@ -146,13 +146,18 @@ def new_run() -> str:
 
 def record(ws: Workspace, run: str, result: GradeResult) -> None:
     """Append one finished submission to the history of grading run ``run``."""
+    record_all(ws, run, [result])
+
+
+def record_all(ws: Workspace, run: str, results: list[GradeResult]) -> None:
+    """Append finished submissions to the history of grading run ``run``, one line each, in one write."""
     path = ws.path(REPORTS, RUNS, f"{run}.jsonl")
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"graded_at": datetime.now(UTC).isoformat(timespec="seconds"), "student": result.student,
-                       "assignment": result.assignment, "scores": result.scores, "max_scores": result.max_scores},
-                      ensure_ascii=False)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    lines = "".join(json.dumps({"graded_at": now, "student": r.student, "assignment": r.assignment, "scores": r.scores,
+                                "max_scores": r.max_scores}, ensure_ascii=False) + "\n" for r in results)
     with open(path, "a", encoding="utf-8") as history:
-        history.write(line + "\n")
+        history.write(lines)
 
 
 def runs(ws: Workspace) -> list[tuple[str, list[dict]]]:

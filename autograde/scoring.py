@@ -1,8 +1,9 @@
 """Step 3 of grading, one notebook at a time: turn a worker's answer into scores.
 
-The outputs go into the repaired notebook, then three rules decide what fails, before nbgrader's
-own preprocessors (``LimitOutput``, ``SaveAutoGrades``, ``AssignLatePenalties``) score it and the
-executed copy goes to ``autograded/``:
+This runs beside the run, away from the gradebook. The outputs go into the repaired notebook,
+then three rules decide what fails, before nbgrader's ``LimitOutput`` and nbgrader's own rule
+for each graded cell (:func:`cell_verdicts`, what ``SaveAutoGrades`` decides) score it; the
+grader writes the scores into the gradebook and the executed copy into ``autograded/``:
 
 - an answer that is an error, or that does not hold exactly one result per code cell, scores the
   whole notebook zero (fail closed);
@@ -20,9 +21,7 @@ from __future__ import annotations
 
 from autograde import course, messages, protocol
 from autograde.gradebook import exercise_name
-from autograde.prepare import Prepared, resources_for
-from autograde.reports import write_atomic
-from autograde.workspace import Workspace
+from autograde.prepare import Prepared
 
 EVENT_TEXT = {
     "crash": "{exercise} scored 0: {detail}",
@@ -138,15 +137,34 @@ def judge_hidden(prepared: Prepared, answer: protocol.Answer) -> None:
             cell.outputs.append(_shown_error(message))
 
 
-def score(ws: Workspace, prepared: Prepared, answer: protocol.Answer) -> None:
-    """Put the outputs into the notebook, let nbgrader score it, write the autograded copy.
+def cell_verdicts(nb) -> tuple[tuple[protocol.GradeVerdict, ...], tuple[protocol.CommentVerdict, ...]]:
+    """nbgrader's decision for each cell of a scored notebook, as ``SaveAutoGrades`` makes it.
+
+    A graded cell scores by :func:`nbgrader.utils.determine_grade` (an error or a stderr output
+    scores 0); a solution cell left as handed out gets the comment "No response.".
+    """
+    from nbgrader import utils
+
+    grades, comments = [], []
+    for cell in nb.cells:
+        meta = course.nbgrader_meta(cell)
+        if utils.is_grade(cell):
+            auto_score, _ = utils.determine_grade(cell)
+            grades.append(protocol.GradeVerdict(meta["grade_id"], None if auto_score is None else float(auto_score)))
+        if utils.is_solution(cell) or utils.is_task(cell):
+            unchanged = meta.get("checksum", None) == utils.compute_checksum(cell) and not utils.is_task(cell)
+            comments.append(protocol.CommentVerdict(meta["grade_id"], "No response." if unchanged else None))
+    return tuple(grades), tuple(comments)
+
+
+def score(config, prepared: Prepared, answer: protocol.Answer) -> None:
+    """Put the outputs into the notebook and score it: ``prepared.grades`` and ``prepared.comments``.
 
     An answer that is an error, or that does not hold exactly one result per code cell, scores
-    every exercise of the notebook zero (fail closed).
+    every exercise of the notebook zero (fail closed). ``config``: nbgrader's configuration, or None.
     """
-    import nbformat
     from nbformat.notebooknode import from_dict
-    from nbgrader.preprocessors import AssignLatePenalties, LimitOutput, SaveAutoGrades
+    from nbgrader.preprocessors import LimitOutput
 
     if answer.error:
         prepared.error = f"{prepared.notebook.name}: could not be run: {answer.error}"
@@ -163,9 +181,6 @@ def score(ws: Workspace, prepared: Prepared, answer: protocol.Answer) -> None:
     require_evidence(prepared, answer)
     judge_hidden(prepared, answer)
     zero_flagged(prepared)
-    config = ws.config()
-    resources = resources_for(ws, prepared.student, prepared.assignment, prepared.notebook.name)
-    for pp in (LimitOutput, SaveAutoGrades, AssignLatePenalties):
-        nb, resources = pp(config=config).preprocess(nb, resources)
-    write_atomic(ws.path("autograded", prepared.student, prepared.assignment, f"{prepared.notebook.name}.ipynb"),
-                 nbformat.writes(nb))
+    nb, _ = LimitOutput(config=config).preprocess(nb, {})
+    prepared.nb = nb
+    prepared.grades, prepared.comments = cell_verdicts(nb)

@@ -67,6 +67,15 @@ def test_are_score_differences_found():
     assert bench_grading.differences(same, {}, list(same)) == ["s1/02_losses: (a) 2 [test_mse_loss 2]  (b) not graded"]
 
 
+def test_is_the_coordinators_processor_time_read_from_the_grade_log(tmp_path):
+    log = tmp_path / "bench.log"
+    log.write_text("$ nbgrader autograde 02_losses\ngraded 3, failed 0, in 9.1 s\n"
+                   "coordinator CPU: 0.61 s for 3 notebook(s), 0.2033 s per notebook\n", encoding="utf-8")
+    assert bench_grading.coordinator_cpu(log) == (0.61, 3)
+    log.write_text("graded 3, failed 0, in 9.1 s\n", encoding="utf-8")
+    assert bench_grading.coordinator_cpu(log) is None
+
+
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory) -> SimpleNamespace:
     keep = tmp_path_factory.mktemp("bench")
@@ -85,6 +94,8 @@ def test_does_the_small_bench_agree_and_end_with_the_ratio(bench):
     assert any(line.startswith("(b) `autograde grade") for line in bench.lines)
     assert any(line.startswith("(c) floor, the same notebooks' code in one warm process") for line in bench.lines)
     assert any(re.fullmatch(r"overhead \(b\)/\(c\): \d+\.\d+x", line) for line in bench.lines)
+    assert any(re.match(r"\(b\) processor time per notebook: coordinator \d+\.\d{4} s .*workers \d+\.\d\d s", line)
+               for line in bench.lines)
 
 
 @pytest.mark.slow
