@@ -77,6 +77,9 @@ class Workspace:
         c.ClearSolutions.code_stub = {"python": stub_for(self.lang)}
         c.Execute.timeout = self.cell_timeout
         c.Execute.interrupt_on_timeout = True
+        # How long to wait for a cell's last outputs after it has finished (nbclient's default is 4 s): a
+        # figure with many panels can take longer than that to arrive on a busy machine.
+        c.Execute.iopub_timeout = 30
         # The kernel logs a warning about TCP transport on stderr; keep the terminal quiet.
         c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
         c.Validator.ignore_checksums = False

@@ -345,7 +345,7 @@ GLYPHS = """(notebook) => {
 SAID = {  # what the message says, per edition
     "en": ("calling mse_loss(output, target) with output of shape (2, 2), target of shape (2, 2) raised IndexError",
            f"in your cell, line {MISTAKE_LINE}: return squared.mean(dim=1).mean(dim=1)", "File"),
-    "ko": ("mse_loss(output, target) 호출(output: shape (2, 2), target: shape (2, 2)) 중 오류: IndexError",
+    "ko": ("mse_loss(output, target) 호출(output: 모양 (2, 2), target: 모양 (2, 2)) 중 오류: IndexError",
            f"여러분의 셀 {MISTAKE_LINE}번째 줄: return squared.mean(dim=1).mean(dim=1)", "파일"),
 }
 

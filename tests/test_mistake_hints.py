@@ -129,7 +129,8 @@ def test_can_an_error_be_matched_by_its_class_name_and_a_broken_str():
 ])
 def test_does_a_wrong_sgd_step_get_the_hint_for_its_mistake(mistake, key, lang, monkeypatch):
     text = message("sgd_step", entry("sgd_step", mistake).source, lang, monkeypatch)
-    assert text is not None and text.splitlines()[0].startswith("✗ sgd_step: weight after sgd_step")
+    label = messages.label(lang, "weight after sgd_step(..., lr=0.1) vs optim.SGD")
+    assert text is not None and text.splitlines()[0].startswith(f"✗ sgd_step: {label}")
     assert hint("sgd_step", key, lang) in text
     others = {"sign", "lr", "in_place", "step"} - {key}
     assert not any(hint("sgd_step", other, lang) in text for other in others)
@@ -171,7 +172,8 @@ def test_does_a_mistake_hint_need_the_exact_wrong_value():
 @pytest.mark.parametrize("what", ["zero_grad after backward", "zero_grad(set_to_none=False) after backward"])
 def test_does_the_visible_check_catch_zeroing_after_backward(what, lang, monkeypatch):
     text = message("fresh_gradients", entry("fresh_gradients", what).source, lang, monkeypatch)
-    assert text is not None and "on a model holding an earlier pass's" in text.splitlines()[0]
+    held = "on a model holding an earlier pass's" if lang == "en" else "이전 역전파의 변화도가 남은 모델에서"
+    assert text is not None and held in text.splitlines()[0]
     assert hint("fresh_gradients", "accumulate", lang) in text
 
 
@@ -223,7 +225,7 @@ def test_does_a_large_tensor_show_the_largest_difference_and_its_neighbours(lang
     learner, got, expected = digit_mistake("align_corners=True", 20)  # the hidden test's first input
     text = _hidden_message(learner)
     first, expected_line, got_line, largest, said = text.splitlines()
-    assert first.startswith("✗ make_digit_tensors: ") and "the values of x" in first
+    assert first.startswith("✗ make_digit_tensors: ") and messages.label(lang, "the values of x") in first
     difference = (got - expected).abs()
     n, c, row, col = (int(i) for i in torch.unravel_index(difference.argmax(), difference.shape))
     assert "(20, 1, 32, 32)" in expected_line and "(20, 1, 32, 32)" in got_line

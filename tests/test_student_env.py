@@ -22,6 +22,7 @@ from autograde.student_env import RUNTIME, build, imports_of, runtime_modules
 from autograde.workspace import Workspace
 
 STUDENT_MODULES = {"autograde/__init__.py", "autograde/checks.py", "autograde/call_text.py", "autograde/messages.py",
+                   "autograde/labels.py",
                    "autograde/learner_frames.py", "autograde/lab_language.py", "autograde/student_lab.py",
                    "explore/__init__.py", "explore/graph.py", "explore/losses.py", "explore/lr.py", "explore/shapes.py",
                    "explore/text.py", "explore/widgets.py", "pyproject.toml"}
