@@ -40,6 +40,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from autograde import course, protocol, repair
 from autograde.gradebook import (
@@ -157,7 +158,7 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
     run = new_run()  # this run's history file: what each submission scored when this run finished it
     bases = {a: assignment_digest(known[a], settings.fingerprint()) for a in {a for _, a in pairs}}
     results: dict[tuple[str, str], GradeResult] = {}
-    order = sorted(pairs, key=lambda p: -max(COSTS.get(nb.name, 1.0) for nb in known[p[1]]))
+    order = run_order(pairs, known, ws.source)
     bar = tqdm(total=len(pairs), desc="grading", unit="submission", disable=not progress)
     own_pool, where = pool is None, "the given pool"
     with quiet_nbgrader(), Gradebook(ws.db, ws.config().CourseDirectory.course_id) as gb:
@@ -234,6 +235,21 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
             if own_pool and pool is not None:
                 pool.close()
     return [results[p] for p in pairs]
+
+
+def run_order(pairs: list[tuple[str, str]], known: dict[str, list[course.Notebook]],
+              source: Path | None = None) -> list[tuple[str, str]]:
+    """The order to grade (student, assignment) pairs in: the assignments whose sandbox mounts ``given/``
+    together, then the others (a warm worker restarts to switch: the sandbox is set when it starts), and
+    within each group the longest notebooks first, so none starts last and holds up the end of the run."""
+    from autograde import given
+
+    mounts = {a: given.gets_given(a, source) for a in {a for _, a in pairs}}
+
+    def cost(pair: tuple[str, str]) -> float:
+        return max(COSTS.get(nb.name, 1.0) for nb in known[pair[1]])
+
+    return sorted(pairs, key=lambda p: (not mounts[p[1]], -cost(p)))
 
 
 def start_submission(ws: Workspace, tasks: Tasks, student: str, assignment: str, key: str,

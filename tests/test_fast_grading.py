@@ -166,3 +166,16 @@ def test_a_dask_cluster_gives_the_same_scores(serial, course_template, tmp_path,
         on_cluster = graded_copy(course_template, tmp_path / "course", "--scheduler", cluster.scheduler_address)
     assert f"on cluster at {cluster.scheduler_address}" in on_cluster.out
     assert on_cluster.csv == serial.csv
+
+
+def test_does_the_run_order_group_the_sandboxes_and_start_the_longest_first():
+    """A warm worker restarts to mount given/ or not: the assignments after 01_network run together."""
+    from autograde import course
+    from autograde.grading import run_order
+
+    known = course.assignments()
+    pairs = [(f"s{i}", a) for i in range(3) for a in known]  # student after student, as collected
+    order = [a for _, a in run_order(pairs, known)]
+    switches = sum(x != y for x, y in zip(order, order[1:]) if "01_network" in (x, y))
+    assert switches == 1 and order[-1] == "01_network" and order[:3] == ["06_digits"] * 3, order
+    assert sorted(run_order(pairs, known)) == sorted(pairs)
