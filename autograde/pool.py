@@ -219,9 +219,13 @@ class Helper:
             raise WorkerError(f"a grading helper died: {tail[-1] if tail else self.proc.poll()}")
         return json.loads(line)
 
-    def close(self) -> None:
+    def hang_up(self) -> None:
+        """Close its request channel: it ends when it has read everything."""
         with contextlib.suppress(OSError):
             self.proc.stdin.close()
+
+    def close(self) -> None:
+        self.hang_up()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
         if self.proc.poll() is None:
@@ -255,6 +259,8 @@ class Helpers:
             self.free.put(helper)
 
     def close(self) -> None:
+        for helper in self.all:  # all told first: they exit side by side, not one after the other
+            helper.hang_up()
         for helper in self.all:
             helper.close()
 
