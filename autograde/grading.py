@@ -129,13 +129,26 @@ class Tasks:
                     content=base64.b64encode(raw).decode("ascii"), reference=self.references[key], limits=self.limits)
 
 
-def make_pool(settings: Settings):
+def make_pool(settings: Settings, first: list[str] | None = None):
+    """The pool the notebooks run on, and a line that says where. ``first``: the assignments of the tasks
+    that will wait first, so that on this machine a worker starts with the sandbox they need."""
     from autograde import pool, process_limit, sandbox
 
     if settings.scheduler:
         return pool.DaskPool(settings.scheduler, settings.sandbox), f"cluster at {settings.scheduler}"
     box = sandbox.choose(settings.sandbox)
-    return pool.LocalPool(settings.worker_count(), box), f"{box.note}; {process_limit.find().note}"
+    workers = settings.worker_count()
+    return pool.LocalPool(workers, box, starting_sandboxes(workers, first or [])), f"{box.note}; {process_limit.find().note}"
+
+
+def starting_sandboxes(workers: int, assignments: list[str]) -> list[bool]:
+    """Whether each of ``workers`` starts with ``given/`` mounted, for tasks of ``assignments``: as many start
+    without it as the share of those tasks that must not see it asks for, and at least one when any does."""
+    from autograde.pool import needs_given
+
+    without = sum(not needs_given(a) for a in assignments)
+    plain = min(workers, max(1 if without else 0, round(workers * without / max(1, len(assignments)))))
+    return [False] * plain + [True] * (workers - plain)
 
 
 def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | None = None,
@@ -175,7 +188,8 @@ def grade_all(ws: Workspace, pairs: list[tuple[str, str]], settings: Settings | 
         ids: dict[str, AssignmentIds] = {}
         if todo:
             if pool is None:
-                pool, where = make_pool(settings)  # the workers warm up while the assignments are checked
+                first = [a for _, a, _ in todo[:IN_FLIGHT]]
+                pool, where = make_pool(settings, first)  # the workers warm up while the assignments are checked
             for assignment in sorted({a for _, a, _ in todo}):
                 ensure_released(ws, api, assignment)
                 ids[assignment] = assignment_ids(gb, assignment)

@@ -24,6 +24,7 @@ worker that is stopped or wedged is killed and replaced, and that notebook score
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -40,6 +41,7 @@ from autograde import sandbox as sandboxes
 from autograde.protocol import Answer, Job, Task, Verdict
 
 READY_TIMEOUT = 300  # seconds a worker may take to import torch and friends
+WORKERS_PER_HELPER = 4  # a helper prepares and scores for this many workers
 STOP_CHECK = 2.0  # seconds between two looks at whether a worker was stopped
 
 
@@ -56,7 +58,9 @@ class WorkerProcess:
 
     def __init__(self, box: sandboxes.Sandbox) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")
-        argv = [sys.executable, "-P", "-m", "autograde.worker", *(["--wipe-tmp"] if box.on else [])]
+        light = box.on and sandboxes.with_given(box) != box  # no given/: it runs 01_network only (worker.preload)
+        argv = [sys.executable, "-P", "-m", "autograde.worker", *(["--wipe-tmp"] if box.on else []),
+                *(["--light"] if light else [])]
         # Its own process cap (a pids control group where the machine allows one): a fork loop stops there.
         command, self.group = process_limit.start(box.command(*argv))
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -266,20 +270,34 @@ class Helpers:
 
 
 class LocalPool:
-    """``workers`` warm processes on this machine; tasks go in with :meth:`submit`, verdicts come out of :meth:`next`."""
+    """``workers`` warm processes on this machine; tasks go in with :meth:`submit`, verdicts come out of :meth:`next`.
 
-    def __init__(self, workers: int, box: sandboxes.Sandbox) -> None:
+    A worker's sandbox is fixed when it starts: ``given/`` mounted (the assignments after 01_network)
+    or not (:func:`autograde.sandbox.for_job`), and switching means a new worker (seconds of imports).
+    So each thread takes the first waiting task its worker can run as it is, and switches only when
+    no such task waits; ``given``, one flag per worker, is how they start (default: all mount it).
+    Helper processes prepare and score the notebooks, one for every :data:`WORKERS_PER_HELPER`
+    workers: that work takes a small fraction of a notebook's run.
+    """
+
+    def __init__(self, workers: int, box: sandboxes.Sandbox, given: list[bool] | None = None) -> None:
         self.workers = max(1, workers)
         self.box = box
-        self.helpers = Helpers(min(self.workers, max(1, len(os.sched_getaffinity(0)))))
-        self.todo: queue.Queue = queue.Queue()
+        self.helpers = Helpers(max(1, -(-min(self.workers, len(os.sched_getaffinity(0))) // WORKERS_PER_HELPER)))
+        self.pending: list[Task] = []
+        self.closing = False
+        self.ready = threading.Condition()
         self.done: queue.Queue = queue.Queue()
-        self.threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(self.workers)]
+        starts = list(given or [])[:self.workers]
+        starts += [True] * (self.workers - len(starts))
+        self.threads = [threading.Thread(target=self._serve, args=(mounts,), daemon=True) for mounts in starts]
         for thread in self.threads:
             thread.start()  # each thread starts its worker process at once, in parallel
 
     def submit(self, task: Task) -> None:
-        self.todo.put(task)
+        with self.ready:
+            self.pending.append(task)
+            self.ready.notify_all()
 
     def next(self, timeout: float | None = None) -> tuple[Task, str] | None:
         """The next finished (task, verdict JSON), or None if none finished within ``timeout``."""
@@ -289,17 +307,29 @@ class LocalPool:
             return None
 
     def close(self) -> None:
-        for _ in self.threads:
-            self.todo.put(None)
+        with self.ready:
+            self.closing = True
+            self.ready.notify_all()
         for thread in self.threads:
             thread.join()
         self.helpers.close()
 
-    def _serve(self) -> None:
+    def _take(self, mounts: bool) -> Task | None:
+        """The first waiting task a worker with ``given/`` mounted (or not) runs as it is, else the first
+        waiting task; None once the pool closes with nothing waiting."""
+        with self.ready:
+            while True:
+                if self.pending:
+                    task = next((t for t in self.pending if needs_given(t.assignment) == mounts), self.pending[0])
+                    self.pending.remove(task)
+                    return task
+                if self.closing:
+                    return None
+                self.ready.wait()
+
+    def _serve(self, mounts: bool) -> None:
         holder: list[WorkerProcess | None] = [None]
-        # The sandbox of the worker in holder: given/ mounted or not (sandbox.for_job). The first worker,
-        # started before any job arrives, mounts it, as five assignments of six need it.
-        box = [sandboxes.with_given(self.box)]
+        box = [sandboxes.with_given(self.box) if mounts else self.box]  # the sandbox of the worker in holder
 
         def get() -> WorkerProcess:
             if holder[0] is None:
@@ -317,7 +347,7 @@ class LocalPool:
             except WorkerError:
                 pass  # tried again with the first job, which then reports the failure
             while True:
-                task = self.todo.get()
+                task = self._take(mounts)
                 if task is None:
                     return
                 try:
@@ -328,7 +358,7 @@ class LocalPool:
                         job = Job.from_json(job_json)
                         if (wanted := sandboxes.for_job(self.box, job.id)) != box[0]:
                             replace()
-                            box[0] = wanted
+                            box[0], mounts = wanted, needs_given(task.assignment)
                         try:
                             answer = run_with_retry(get, replace, job)
                         except Exception as error:  # noqa: BLE001 - report it as this job's failure
@@ -341,6 +371,14 @@ class LocalPool:
                 self.done.put((task, verdict))
         finally:
             replace()
+
+
+@functools.cache
+def needs_given(assignment: str) -> bool:
+    """Does ``assignment`` run in a sandbox with ``given/`` mounted (:func:`autograde.sandbox.for_job`)?"""
+    from autograde import given
+
+    return given.gets_given(assignment)
 
 
 # -- Dask -----------------------------------------------------------------------------------

@@ -64,16 +64,22 @@ def _prctl(option: int, value: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
-def warm():
+def warm(light: bool = False):
     """Import everything a notebook of the course needs, once; return the IPython shell to fork."""
-    preload()
+    preload(light)
     from autograde import kernel
 
     return kernel.make_shell()
 
 
-def preload() -> None:
-    """Import what the course's notebooks use and run one training step (the lazy parts of torch)."""
+def preload(light: bool = False) -> None:
+    """Import what the course's notebooks use and run one training step (the lazy parts of torch).
+
+    ``light``: for a worker without ``given/``, which runs 01_network only: that notebook uses
+    neither the widgets nor scikit-learn, so their imports (over a second) are left out. The rest
+    stays, whatever a notebook uses: importing the optimizers' compiler in a child would rewrap
+    ``torch.manual_seed`` there, a change the tamper check would see.
+    """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -92,13 +98,15 @@ def preload() -> None:
         layer(torch.ones(1, 2)).sum().backward()
         optimizer.step()
 
-    try:
-        import ipywidgets  # noqa: F401
-        import sklearn.datasets  # noqa: F401
-    except ImportError:
-        pass
     import autograde.checks  # noqa: F401
     import autograde.hidden  # noqa: F401
+
+    if not light:
+        try:
+            import ipywidgets  # noqa: F401
+            import sklearn.datasets  # noqa: F401
+        except ImportError:
+            pass
 
     # Never the reference solutions (``solutions/`` is not in the sandbox); the hidden tests' fixture network
     # comes from ``given/``, which is there only for the assignments after 01_network.
@@ -507,13 +515,13 @@ def remove_ipc() -> None:
                 getattr(libc, f"{kind}ctl")(ident, IPC_RMID, None)
 
 
-def serve(stdin, stdout, wipe_tmp: bool = False) -> None:
+def serve(stdin, stdout, wipe_tmp: bool = False, light: bool = False) -> None:
     """Answer jobs until stdin closes."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a job come back here, to be killed
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker ends with the grader
     # Not dumpable: no process of a job (same user) may open /proc/WORKER/fd (the answer pipe), /mem or ptrace it.
     _prctl(PR_SET_DUMPABLE, 0)
-    shell = warm()
+    shell = warm(light)
     stdout.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     stdout.flush()
     for line in stdin:
@@ -543,7 +551,7 @@ def main() -> None:
     protocol_out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    serve(sys.stdin, protocol_out, wipe_tmp="--wipe-tmp" in sys.argv[1:])
+    serve(sys.stdin, protocol_out, wipe_tmp="--wipe-tmp" in sys.argv[1:], light="--light" in sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Everything the accuracy tests grade, graded once per session in one warm process.
+"""What the accuracy tests grade, each part graded once per session in one warm process.
 
-``tests/test_independence.py`` and ``tests/test_grading_accuracy.py`` share it: the notebooks
-with one exercise left as the stub (both editions), the catalogues of wrong and right learner
-solutions (``tests/catalogue/``) and a sample of the mutants of every reference solution.
+:func:`stubs` (``tests/test_independence.py``): the notebooks with one exercise left as the stub,
+both editions. :func:`answers` (``tests/test_grading_accuracy.py``): the catalogues of wrong and
+right learner solutions (``tests/catalogue/``) and a sample of the mutants of every reference
+solution. The two are apart so that the two test files, on two pytest workers, grade side by side.
 """
 
 from __future__ import annotations
@@ -51,30 +52,43 @@ def stub_cases(nb: course.Notebook) -> tuple[dict[str, str], ...]:
 
 @dataclass
 class Answers:
-    stubs: dict[tuple[str, str], list[dict[str, bool]]]  # (edition, notebook) -> per case
     wrong: dict[Entry, str]  # entry -> verdict
     right: dict[Entry, str]
     mutants: dict[mutants.Mutant, str]
 
 
-_FAILED: list[BaseException] = []
+_FAILED: dict[str, BaseException] = {}
 
 
+def _once(compute):
+    """``compute``, cached; a failure is remembered, not retried by every test."""
+    cached = functools.cache(compute)
+
+    @functools.wraps(compute)
+    def wrapper():
+        if compute.__name__ in _FAILED:
+            raise RuntimeError("grading the trials failed earlier in this session") from _FAILED[compute.__name__]
+        try:
+            return cached()
+        except BaseException as error:
+            _FAILED[compute.__name__] = error
+            raise
+
+    return wrapper
+
+
+@_once
+def stubs() -> dict[tuple[str, str], list[dict[str, bool]]]:
+    """(edition, notebook) -> which exercises passed, for the reference and then each exercise left as the stub."""
+    results = trial.run([trial.Score(nb, stub_cases(nb), edition) for edition, nb in NOTEBOOKS])
+    return {(edition, nb.name): result for (edition, nb), result in zip(NOTEBOOKS, results)}
+
+
+@_once
 def answers() -> Answers:
-    """The graded answers, computed once; a failure is remembered, not retried by every test."""
-    if _FAILED:
-        raise RuntimeError("grading the trials failed earlier in this session") from _FAILED[0]
-    try:
-        return _answers()
-    except BaseException as error:
-        _FAILED.append(error)
-        raise
-
-
-@functools.cache
-def _answers() -> Answers:
+    """The verdicts on the catalogued wrong and right solutions and on the sampled mutants."""
     sample = mutants.all_mutants(MUTANTS_PER_EXERCISE)
-    requests: list = [trial.Score(nb, stub_cases(nb), edition) for edition, nb in NOTEBOOKS]
+    requests: list = []
     tried = []
     for nb in course.notebooks():
         variants: dict[str, list[str]] = {}
@@ -86,14 +100,12 @@ def _answers() -> Answers:
         requests.append(trial.Try(nb, variants, nb.lang))
         tried.append((nb, order))
     results = trial.run(requests)
-    stubs = {(edition, nb.name): result for (edition, nb), result in zip(NOTEBOOKS, results)}
     verdicts: dict = {}
-    for (nb, order), result in zip(tried, results[len(NOTEBOOKS):]):
+    for (nb, order), result in zip(tried, results):
         flat = iter([v for e in nb.exercises for v in result.get(e.name, [])])
         for item in order:
             verdicts[item] = next(flat, "missing")
     return Answers(
-        stubs=stubs,
         wrong={e: verdicts.get(e, "missing") for e in WRONG},
         right={e: verdicts.get(e, "missing") for e in RIGHT},
         mutants={m: verdicts[m] for ms in sample.values() for m in ms},

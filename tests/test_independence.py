@@ -7,7 +7,7 @@ process, see ``autograde/trial.py``); a test cell scores when it runs without an
 """
 
 import pytest
-from grading_trials import NOTEBOOKS, answers
+from grading_trials import NOTEBOOKS, stubs
 
 from autograde import course, trial
 
@@ -18,7 +18,7 @@ def points(nb, passed):
 
 @pytest.mark.parametrize("edition, nb", NOTEBOOKS, ids=[f"{e}-{nb.name}" for e, nb in NOTEBOOKS])
 def test_does_a_stub_cost_only_its_own_points(edition, nb):
-    reference, *stubbed = answers().stubs[(edition, nb.name)]
+    reference, *stubbed = stubs()[(edition, nb.name)]
     assert points(nb, reference) == nb.points, reference
     assert len(stubbed) == len(nb.exercises)
     for exercise, passed in zip(nb.exercises, stubbed):
