@@ -53,14 +53,19 @@ class WorkerLate(WorkerError):
     """A worker gave no answer by the job's deadline (stopped or wedged): it is killed, never trusted again."""
 
 
+def worker_argv(box: sandboxes.Sandbox) -> list[str]:
+    """The command of a warm worker in ``box``; without ``given/`` it runs 01_network only and preloads
+    less (:func:`autograde.worker.preload`)."""
+    return [sys.executable, "-P", "-m", "autograde.worker", *(["--wipe-tmp"] if box.on else []),
+            *([] if sandboxes.mounts_given(box) else ["--light"])]
+
+
 class WorkerProcess:
     """One warm worker process and the pipe to it; every read has a deadline."""
 
     def __init__(self, box: sandboxes.Sandbox) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")
-        light = box.on and sandboxes.with_given(box) != box  # no given/: it runs 01_network only (worker.preload)
-        argv = [sys.executable, "-P", "-m", "autograde.worker", *(["--wipe-tmp"] if box.on else []),
-                *(["--light"] if light else [])]
+        argv = worker_argv(box)
         # Its own process cap (a pids control group where the machine allows one): a fork loop stops there.
         command, self.group = process_limit.start(box.command(*argv))
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

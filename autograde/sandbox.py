@@ -97,9 +97,14 @@ def bwrap_prefix(bwrap: str) -> tuple[str, ...]:
 
 
 @functools.cache
+def mounts_given(box: Sandbox) -> bool:
+    """Does code in ``box`` see the ``given`` package (a box that does not isolate sees everything)?"""
+    return not box.on or all(path in box.prefix for path in _package_dirs(GIVEN))
+
+
 def with_given(box: Sandbox) -> Sandbox:
-    """``box`` with the ``given`` package mounted too, read-only (a box that does not isolate already sees it)."""
-    if not box.on:
+    """``box`` with the ``given`` package mounted too, read-only (``box`` itself if it sees it already)."""
+    if mounts_given(box):
         return box
     binds = [arg for path in _package_dirs(GIVEN) for arg in ("--ro-bind", path, path)]
     end = (*ROOT_READ_ONLY, "--")  # the root goes read-only last, after every mount point is made

@@ -205,6 +205,19 @@ def test_does_the_sandbox_mount_given_only_after_01_network():
     assert later.prefix[-3:] == (*sandbox.ROOT_READ_ONLY, "--") and given_dir in later.prefix
     off = sandbox.Sandbox((), False, "off")
     assert sandbox.for_job(off, "ann/02_losses/02_losses") == off
+    assert sandbox.with_given(later) == later and sandbox.mounts_given(later) and not sandbox.mounts_given(box)
+
+
+def test_does_only_a_worker_without_given_preload_less():
+    """Regression: a worker with given/ mounted was taken for one without (with_given added its mounts
+    twice), so it skipped scikit-learn and every notebook 6 imported it again (a second and more each)."""
+    from autograde.pool import worker_argv
+
+    box = sandbox.Sandbox(("bwrap", "--ro-bind", "/usr", "/usr", *sandbox.ROOT_READ_ONLY, "--"), True, "test")
+    assert "--light" in worker_argv(box)
+    assert "--light" not in worker_argv(sandbox.with_given(box))
+    assert "--light" not in worker_argv(sandbox.for_job(box, "ann/06_digits/06_digits"))
+    assert "--light" not in worker_argv(sandbox.Sandbox((), False, "off"))
 
 
 @pytest.mark.slow
