@@ -352,7 +352,7 @@ class LocalPool:
             except WorkerError:
                 pass  # tried again with the first job, which then reports the failure
             while True:
-                task = self._take(mounts)
+                task = self._take(sandboxes.mounts_given(box[0]))
                 if task is None:
                     return
                 try:
@@ -363,7 +363,7 @@ class LocalPool:
                         job = Job.from_json(job_json)
                         if (wanted := sandboxes.for_job(self.box, job.id)) != box[0]:
                             replace()
-                            box[0], mounts = wanted, needs_given(task.assignment)
+                            box[0] = wanted
                         try:
                             answer = run_with_retry(get, replace, job)
                         except Exception as error:  # noqa: BLE001 - report it as this job's failure
