@@ -26,6 +26,7 @@ import pytest
 from test_instructor_workflow import run, tree
 
 from autograde import course, sandbox
+from autograde.reports import report_path
 from autograde.workspace import Workspace, release
 
 OPTIONS = ["--cell-timeout", "4", "--submission-timeout", "10", "--cell-wall-timeout", "30",
@@ -221,18 +222,23 @@ def test_a_run_killed_halfway_resumes_where_it_stopped(tmp_path):
     for student in students:
         assert any(line.startswith(f"{student}/{H.ASSIGNMENT}: {H.FULL}/{H.FULL}") for line in second.out.splitlines())
 
-    # A --regrade stopped right after it emptied a submission's autograded/ copy: that submission
-    # must not count as done (its old report is gone before its copy is touched).
+    # A --regrade stopped after it began a submission: its old report goes before anything of it is
+    # touched, so a submission without a report is graded again even when the kill also caught its
+    # autograded/ copy emptied (that window is milliseconds wide; it is recreated here for one).
     graded = [ws.path("autograded", s, H.ASSIGNMENT, f"{H.NOTEBOOK}.ipynb") for s in students]
+    saved = [report_path(ws, s, H.ASSIGNMENT) for s in students]
+    assert all(path.exists() for path in saved)
     again = subprocess.Popen([*command, "--regrade"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)
     deadline = time.monotonic() + 240
-    while all(path.exists() for path in graded) and time.monotonic() < deadline and again.poll() is None:
+    while all(path.exists() for path in saved) and time.monotonic() < deadline and again.poll() is None:
         time.sleep(0.02)
+    assert again.poll() is None, "the regrade ended before it could be stopped:\n" + again.stdout.read().decode()
     os.killpg(again.pid, signal.SIGKILL)
     again.wait()
-    emptied = [s for s, path in zip(students, graded) if not path.exists()]
+    emptied = [s for s, path in zip(students, saved) if not path.exists()]
     assert emptied, "the regrade was not stopped midway"
+    graded[students.index(emptied[0])].unlink(missing_ok=True)
 
     third = run("--course-dir", ws.root, "grade", "--no-progress")
     assert third.rc == 0, third.out
