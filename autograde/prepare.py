@@ -13,6 +13,7 @@ holding the :class:`autograde.protocol.Job` a worker runs.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import uuid
@@ -93,9 +94,42 @@ class Reference:
         return self.points[name]
 
 
+@functools.cache
+def metadata_check():
+    """nbgrader's check of the cells' nbgrader metadata (its ``CheckCellMetadata``), remembering the cells
+    that passed: a cell's check depends on its type and its metadata alone, and its JSON-schema part
+    costs milliseconds each time (the schema is checked again on every call). Failures are checked
+    again, so each says what nbgrader says."""
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    class Remembering(MetadataValidator):
+        passed: set[str] = set()
+
+        def validate_cell(self, cell) -> None:
+            key = json.dumps([cell.get("cell_type"), cell.get("metadata", {}).get("nbgrader")], sort_keys=True)
+            if key in self.passed:
+                return
+            super().validate_cell(cell)
+            if len(self.passed) < 10_000:
+                self.passed.add(key)
+
+    validator = Remembering()
+
+    class Check(CheckCellMetadata):
+        def preprocess(self, nb, resources):
+            try:
+                validator.validate_nb(nb)
+            except ValidationError:
+                raise ValidationError("Notebook failed to validate; the nbgrader metadata may be corrupted.") from None
+            return nb, resources
+
+    return Check
+
+
 def sanitise(nb, resources: dict, reference: dict):
     """nbgrader's own clean-up before a run: clear outputs, restore locked cells as the gradebook holds them."""
-    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, NbGraderPreprocessor, OverwriteCells
+    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, NbGraderPreprocessor, OverwriteCells
 
     class OverwriteFromReference(OverwriteCells):
         def preprocess(self, nb, resources):
@@ -112,7 +146,7 @@ def sanitise(nb, resources: dict, reference: dict):
         nb, resources = pp().preprocess(nb, resources)
     if reference["kernelspec"]:  # nbgrader's OverwriteKernelspec
         nb.metadata["kernelspec"] = json.loads(reference["kernelspec"])
-    for pp in (OverwriteFromReference, CheckCellMetadata):
+    for pp in (OverwriteFromReference, metadata_check()):
         nb, resources = pp().preprocess(nb, resources)
     return nb
 

@@ -32,7 +32,7 @@ def start(task_json: str) -> tuple[str | None, str]:
     except Exception as error:  # noqa: BLE001 - a notebook the repair cannot handle is that notebook's error
         prepared = Prepared(task.student, task.assignment, notebook_of(task.reference),
                             error=f"{task.notebook}: could not be read: {type(error).__name__}: {error}")
-    state = {"task": {**task.__dict__, "content": ""}, "nb": nbformat.writes(prepared.nb) if prepared.nb else None,
+    state = {"task": {**task.__dict__, "content": ""}, "nb": prepared.nb,
              "code_cells": prepared.code_cells, "job": prepared.job.to_json() if prepared.job else None,
              "notes": prepared.notes, "error": prepared.error, "tampered": prepared.tampered,
              "seconds": time.process_time() - began}
@@ -45,7 +45,7 @@ def finish(state_json: str, answer_json: str | None) -> str:
     state = json.loads(state_json)
     task = Task(**state["task"])
     prepared = Prepared(task.student, task.assignment, notebook_of(task.reference),
-                        nb=nbformat.reads(state["nb"], as_version=4) if state["nb"] else None,
+                        nb=nbformat.from_dict(state["nb"]) if state["nb"] else None,
                         code_cells=state["code_cells"], notes=state["notes"], error=state["error"],
                         tampered=state["tampered"])
     try:

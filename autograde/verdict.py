@@ -212,7 +212,8 @@ def _tensor(data: dict):
     if type(values) is not list or len(values) != math.prod(shape):
         raise Unreadable("a tensor's values do not fill its shape")
     if dtype.is_floating_point:
-        flat = torch.tensor([_number(v) for v in values], dtype=torch.float64)
+        plain = set(map(type, values)) <= {float, int}  # else "nan", "inf" or "-inf" among them, or a bad value
+        flat = torch.tensor(values if plain else [_number(v) for v in values], dtype=torch.float64)
     elif dtype == torch.bool:
         if not all(type(v) is bool for v in values):
             raise Unreadable("a bool tensor holds something other than bools")

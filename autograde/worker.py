@@ -45,7 +45,6 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 
 from autograde import protocol
 from autograde.protocol import Answer, CellResult, Event, Job
@@ -141,7 +140,7 @@ def _child(job: Job, skip: dict[int, str], write_fd: int, token: str, shell, scr
     encode = json.JSONEncoder(ensure_ascii=False).encode  # bound before the learner's code can replace json.dumps
 
     def send(kind: str, **fields: object) -> None:
-        data = (encode(protocol.child_line(token, kind, **{k: _plain(v) for k, v in fields.items()})) + "\n").encode()
+        data = (encode(protocol.child_line(token, kind, **{k: protocol.plain(v) for k, v in fields.items()})) + "\n").encode()
         while data:
             data = data[os.write(write_fd, data):]
 
@@ -173,15 +172,6 @@ def _child(job: Job, skip: dict[int, str], write_fd: int, token: str, shell, scr
             pass
     finally:
         os._exit(code)
-
-
-def _plain(value: object) -> object:
-    """A protocol dataclass (or a tuple of them) as JSON-able data."""
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return asdict(value)
-    return value
 
 
 def _describe(status: int) -> str:

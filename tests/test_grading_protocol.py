@@ -8,6 +8,7 @@ positive evidence. The whole story, with real submissions, is in tests/test_robu
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ import nbformat
 import pytest
 
 from autograde import course, grading, pool, prepare, protocol, sandbox, scoring, worker
-from autograde.protocol import Answer, CellJob, CellResult, ChildMessage, Event, Expect, Job, ProtocolError
+from autograde.protocol import Answer, CellJob, CellResult, ChildMessage, Event, Expect, Job, Observations, ProtocolError
 
 
 def job(cells: int = 2, **limits) -> Job:
@@ -60,6 +61,54 @@ def test_is_an_answer_that_is_not_json_or_too_large_refused():
         Answer.from_json('{"id": "x", "cells": [', job())
     with pytest.raises(ProtocolError, match="larger than"):
         protocol.loads("x" * 11, "a message", limit=10)
+
+
+def observed_tensor(values: list) -> Observations:
+    """Observations holding one tensor, as they arrive: through JSON (a bare NaN arrives as a float)."""
+    value = {"t": "tensor", "dtype": "torch.float32", "shape": [len(values)], "values": values}
+    item = json.loads(json.dumps({"kind": "equal", "what": "x", "value": value}))
+    return Observations("mse_loss", (item,))
+
+
+@pytest.mark.parametrize("values", [
+    [0.5, -1.25, 3.0], [1e308, 1e308, -1e308], [1, -2, 2**63 - 1, -2**63 + 1], [True, False], [0.5, "nan", "-inf", 2],
+    [],
+])
+def test_are_a_tensors_numbers_taken_whether_checked_at_once_or_one_by_one(values):
+    assert observed_tensor(values).items[0]["value"]["values"] == values
+
+
+@pytest.mark.parametrize("values, problem", [
+    ([0.5, float("nan")], "finite or written as text"),
+    ([float("inf"), 1.0], "finite or written as text"),
+    ([float("-inf"), float("inf")], "finite or written as text"),
+    ([2**63], "must be a number"),
+    ([1, -2**63], "must be a number"),
+    ([1.0, "7"], "must be a number"),
+    ([None], "must be a number"),
+    ([[1.0]], "must be a number"),
+])
+def test_is_a_tensor_with_a_bad_number_refused(values, problem):
+    with pytest.raises(ProtocolError, match=problem):
+        observed_tensor(values)
+
+
+def test_does_the_metadata_check_refuse_a_bad_cell_after_a_good_one_passed():
+    good = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": "t1", "points": 1, "schema_version": 3}})
+    check = prepare.metadata_check()()
+    for _ in range(2):  # the second time from what it remembers
+        check.preprocess(nbformat.v4.new_notebook(cells=[copy.deepcopy(good)]), {})
+    for broken in ({"points": "one"}, {"grade_id": ""}, {"points": None}, {"schema_version": 2}):
+        cell = copy.deepcopy(good)
+        cell.metadata.nbgrader.update(broken)
+        for _ in range(2):
+            with pytest.raises(Exception, match="failed to validate|Outdated schema"):
+                check.preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    twice = [copy.deepcopy(good), copy.deepcopy(good)]
+    twice[1].id = "another"
+    with pytest.raises(Exception, match="failed to validate"):  # nbgrader's own notebook-wide rule: unique ids
+        check.preprocess(nbformat.v4.new_notebook(cells=twice), {})
 
 
 def test_does_a_cell_pass_only_on_positive_evidence():

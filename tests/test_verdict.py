@@ -48,6 +48,23 @@ def test_are_the_reference_s_observations_a_valid_message():
     assert message.observed.exercise == "mse_loss" and len(message.observed.items) == 21
 
 
+@pytest.mark.parametrize("values, dtype", [
+    ([0.5, -2, 3.25], torch.float32), ([1.0, "nan", "-inf", "inf"], torch.float64), ([1, 2, -3], torch.int64),
+    ([True, False], torch.bool),
+])
+def test_does_a_tensor_decode_to_its_numbers(values, dtype):
+    decoded = verdict.decode({"t": "tensor", "dtype": str(dtype), "shape": [len(values)], "values": values})
+    expected = torch.tensor([float(v) if isinstance(v, str) else v for v in values], dtype=dtype)
+    assert decoded.dtype == dtype and torch.equal(decoded.isnan(), expected.isnan())
+    assert torch.equal(decoded.nan_to_num(), expected.nan_to_num())
+
+
+@pytest.mark.parametrize("values", [[True, 1.0], ["1.5"], [None]])
+def test_is_a_float_tensor_holding_no_number_unreadable(values):
+    with pytest.raises(verdict.Unreadable):
+        verdict.decode({"t": "tensor", "dtype": "torch.float32", "shape": [len(values)], "values": values})
+
+
 @pytest.mark.parametrize("item", [
     {"kind": "verdict", "what": "x", "hint": None},  # unknown kind
     {"kind": "equal", "what": "x", "hint": None, "value": {"t": "pickle", "v": "gASV"}},  # unknown value tag
