@@ -87,10 +87,7 @@ def write_atomic(path: Path, text: str) -> None:
 def assignment_digest(notebooks: list[course.Notebook], fingerprint: dict) -> str:
     """What every grade of an assignment depends on: the grader, the reference, the source notebooks, the limits."""
     h = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode())
-    for package in ("autograde", "solutions"):
-        for path in sorted((course.REPO / package).glob("*.py")):
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
+    course.hash_code(h)
     for nb in notebooks:
         for edition in sorted({nb.lang, *editions.EDITIONS}):  # sorted: set order changes between processes
             h.update(template_for(nb, edition).read_bytes())

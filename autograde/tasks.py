@@ -65,8 +65,9 @@ def verdict_of(task: Task, prepared: Prepared, seconds: float) -> Verdict:
     if prepared.error:
         return Verdict(task.id, task.token, notes=notes, flags=flags, error=prepared.error[:protocol.MAX_TEXT],
                        seconds=seconds)
+    # What nbformat.writes writes, less its validation (which only logs): the notebook was built here.
     return Verdict(task.id, task.token, prepared.grades, prepared.comments, notes, flags,
-                   notebook=nbformat.writes(prepared.nb), seconds=seconds)
+                   notebook=nbformat.v4.writes_json(prepared.nb), seconds=seconds)
 
 
 def grade(task_json: str, run: Callable[[Job], Answer]) -> str:

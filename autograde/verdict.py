@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import math
 import re
 from typing import Any
@@ -32,7 +33,20 @@ class Unreadable(ValueError):
 
 @functools.cache
 def reference(exercise: str) -> tuple[dict, ...]:
-    """The observations of ``exercise``'s observer on the reference solution (computed once per process)."""
+    """The observations of ``exercise``'s observer on the reference solution: once per process, and kept
+    on disk for the next run on this machine (:mod:`autograde.reference_cache`)."""
+    from autograde import reference_cache
+
+    kept = reference_cache.load(exercise)
+    if kept is not None:
+        return kept
+    items = tuple(json.loads(json.dumps(observe_reference(exercise))))  # as a kept copy reads back: one form
+    reference_cache.store(exercise, items)
+    return items
+
+
+def observe_reference(exercise: str) -> tuple[dict, ...]:
+    """Run ``exercise``'s observer on the reference solution, here and now."""
     from autograde import hidden
 
     for name in REFERENCE_MODULES:

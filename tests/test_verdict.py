@@ -232,3 +232,49 @@ def test_is_the_hidden_check_s_exercise_read_from_the_source():
         "### END HIDDEN TESTS\n"
     assert protocol.hidden_exercise(source) == "l1_loss"
     assert protocol.hidden_exercise("hidden.check('l1_loss', l1_loss)") is None  # outside the marks: not the grader's
+
+
+# -- the reference's observations, kept on disk -------------------------------------------------
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    from autograde import reference_cache
+
+    monkeypatch.setenv("AUTOGRADE_CACHE_DIR", str(tmp_path))
+    verdict.reference.cache_clear()
+    yield reference_cache
+    verdict.reference.cache_clear()
+
+
+def test_is_the_reference_kept_and_read_back_as_computed(cache):
+    computed = verdict.reference("mse_loss")
+    kept = cache.folder() / "mse_loss.json"
+    assert kept.exists()
+    assert cache.load("mse_loss") == computed == tuple(json.loads(json.dumps(verdict.observe_reference("mse_loss"))))
+    verdict.reference.cache_clear()
+    assert verdict.reference("mse_loss") == computed
+
+
+@pytest.mark.parametrize("text", [
+    "{not json", "[]", '[{"kind": "verdict", "what": "x", "hint": null}]',
+    '[{"kind": "check", "what": "x", "hint": null, "ok": false, "expected": null, "got": "", "expected_key": null}]',
+])
+def test_is_a_broken_kept_reference_computed_again(cache, text):
+    path = cache.folder() / "mse_loss.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    assert cache.load("mse_loss") is None
+    assert verdict.reference("mse_loss") == tuple(json.loads(json.dumps(verdict.observe_reference("mse_loss"))))
+    assert cache.load("mse_loss") == verdict.reference("mse_loss")  # and written again
+
+
+def test_does_another_processor_or_library_keep_its_own_references(cache, monkeypatch):
+    here = cache.folder()
+    cache.key.cache_clear()
+    monkeypatch.setattr(cache, "_processor", lambda: "another processor")
+    try:
+        assert cache.folder() != here
+        cache.key.cache_clear()
+        monkeypatch.setattr(cache.metadata, "version", lambda package: "0.0")
+        assert cache.folder() != here
+    finally:
+        cache.key.cache_clear()
