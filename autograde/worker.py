@@ -154,8 +154,10 @@ def _child(job: Job, skip: dict[int, str], write_fd: int, token: str, shell, scr
             ceiling = _vm_size() + job.memory_limit
             resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        # The worker measures processor time from outside; this is the hard stop if it cannot.
-        seconds = max(1, math.ceil(cpu_left + GRACE))
+        # The worker measures processor time from outside (/proc, exact); this is the hard stop if it cannot.
+        # The kernel counts RLIMIT_CPU in clock ticks, which on a loaded machine charge this process for
+        # time others used (seen: the limit reached after 70% of it), so it is set well above the budget.
+        seconds = max(1, math.ceil(2 * cpu_left + GRACE))
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 2))
         os.chdir(scratch)
         os.environ.update(HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=os.path.join(scratch, ".matplotlib"),

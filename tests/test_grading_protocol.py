@@ -198,6 +198,27 @@ def test_does_a_silenced_traceback_leave_the_cell_failed():
     assert out.stdout.split() == ["AssertionError", "0"], out.stderr
 
 
+
+def test_does_a_processor_timer_that_fires_early_let_the_cell_go_on():
+    """On a loaded machine ITIMER_PROF, counted in clock ticks, fires before the cell used its limit.
+
+    Seen on a 2-core machine grading two batches at once: a cell that burned 3.5 s was stopped at a
+    4 s limit. The cell here signals itself as such a timer would; only the exact clock may stop it.
+    """
+    script = textwrap.dedent("""
+        import signal
+        from autograde import kernel
+        shell = kernel.make_shell()
+        signal.signal(signal.SIGPROF, kernel._on_timer)
+        burn = ("import os, signal, time\\n_t = time.process_time()\\nos.kill(os.getpid(), signal.SIGPROF)\\n"
+                "while time.process_time() - _t < {}:\\n    pass")
+        early = kernel._execute(shell, burn.format(0.5), 1.5, 60)
+        over = kernel._execute(shell, burn.format(30), 1.5, 60)
+        print(type(early).__name__, type(over).__name__, getattr(over, "cpu", None))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["NoneType", "CellTimeout", "True"], out.stderr
+
 # -- the worker's child holds nothing but its result pipe ---------------------------------------
 def open_fds(upto: int = 1024) -> list[int]:
     found = []
