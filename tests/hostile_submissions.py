@@ -104,6 +104,12 @@ def slow_submission(nb):
     return files(nb)
 
 
+
+def stretch_cell_limit(nb):
+    """Moves the running cell's processor-time limit out of reach, then burns: the worker's own measure stops it."""
+    append_code(nb, "l1_loss", "import sys\nsys.modules['autograde.kernel'].CELL_CPU[1] = 1e9\n" + BURN.format(seconds=60))
+    return files(nb)
+
 # -- 3. resources ------------------------------------------------------------------------------
 def leftover_process(nb):
     append_code(nb, "l1_loss", f"""
@@ -369,6 +375,9 @@ EXPECTED: dict[str, tuple[Callable, float, list[str]]] = {
         "02_losses: l1_loss: this cell went past its limit (30 s wall clock) and did not stop when interrupted"]),
     "slow_submission": (slow_submission, 4, [
         "02_losses: cross_entropy: not run: the notebook had used up the 10 s of processor time a submission may use"]),
+    "stretch_cell_limit": (stretch_cell_limit, 5, [
+        "02_losses: l1_loss: this cell went past its limit (4 s of processor time) and did not stop when interrupted",
+        "FLAG 02_losses/l1_loss: scored 0 for tampering: replaces sys.modules; reaches into sys.modules"]),
     "leftover_process": (leftover_process, 7, ["02_losses: processes left running were killed"]),
     "stripped_metadata": (stripped_metadata, 7, [
         'repaired 02_losses: cell metadata was missing; found mse_loss, l1_loss, cross_entropy by their code']),

@@ -198,7 +198,6 @@ def test_does_a_silenced_traceback_leave_the_cell_failed():
     assert out.stdout.split() == ["AssertionError", "0"], out.stderr
 
 
-
 def test_does_a_processor_timer_that_fires_early_let_the_cell_go_on():
     """On a loaded machine ITIMER_PROF, counted in clock ticks, fires before the cell used its limit.
 
@@ -218,6 +217,7 @@ def test_does_a_processor_timer_that_fires_early_let_the_cell_go_on():
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["NoneType", "CellTimeout", "True"], out.stderr
+
 
 # -- the worker's child holds nothing but its result pipe ---------------------------------------
 def open_fds(upto: int = 1024) -> list[int]:
